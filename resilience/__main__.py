@@ -1,0 +1,5 @@
+import sys
+
+from resilience.cli import main
+
+sys.exit(main())

@@ -1,0 +1,152 @@
+"""Per-call and per-attempt state, carried in context variables.
+
+A middleware keeps the fixed shape ``async (call, handler)``; what it needs
+beyond the call (the clock, the deadline, the subscribers, the attempt
+number, what the provider reported) it finds here. Outside a
+:class:`~resilience.Pipeline` there is no run context and components fall
+back to their own settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from resilience._call import Call
+from resilience._clock import Clock, SystemClock
+from resilience._events import Event
+
+__all__ = ["AttemptState", "RunContext", "current_attempt", "current_run", "emit", "report"]
+
+log = logging.getLogger("resilience")
+
+_ids = itertools.count(1)
+_DEFAULT_CLOCK = SystemClock()
+
+
+class RunContext:
+    """The state of one logical call through a pipeline."""
+
+    __slots__ = ("attempts", "call", "call_id", "clock", "deadline", "hooks", "last")
+
+    def __init__(
+        self,
+        call: Call,
+        clock: Clock,
+        hooks: tuple[Callable[[Event], Any], ...],
+        deadline: float | None,
+    ) -> None:
+        self.call = call
+        self.call_id = next(_ids)
+        self.clock = clock
+        self.hooks = hooks
+        self.deadline = deadline
+        self.attempts = 0
+        self.last: AttemptState | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None without one."""
+        if self.deadline is None:
+            return None
+        return self.deadline - self.clock.monotonic()
+
+
+class AttemptState:
+    """What one attempt learned from the provider (filled by adapters through
+    :func:`report`, and by the pipeline from a failed response)."""
+
+    __slots__ = ("headers", "number", "response_model", "usage")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.headers: Mapping[str, str] | None = None
+        self.usage: Mapping[str, int] | None = None
+        self.response_model: str | None = None
+
+
+_RUN: ContextVar[RunContext | None] = ContextVar("resilience_run", default=None)
+_ATTEMPT: ContextVar[AttemptState | None] = ContextVar("resilience_attempt", default=None)
+
+
+def current_run() -> RunContext | None:
+    return _RUN.get()
+
+
+def current_attempt() -> AttemptState | None:
+    return _ATTEMPT.get()
+
+
+def clock_of(explicit: Clock | None) -> Clock:
+    """The clock a component should use: its own, else the pipeline's."""
+    if explicit is not None:
+        return explicit
+    run = _RUN.get()
+    return run.clock if run is not None else _DEFAULT_CLOCK
+
+
+def report(
+    *,
+    headers: Mapping[str, str] | None = None,
+    usage: Mapping[str, int] | None = None,
+    response_model: str | None = None,
+) -> None:
+    """Tell the pipeline what the provider answered on this attempt.
+
+    Adapters call this from inside the handler: rate-limit headers resync the
+    limiter, usage (``{"input_tokens": .., "output_tokens": ..}``) reconciles
+    the token reservation, and both reach telemetry. A no-op outside a pipeline.
+    """
+    state = _ATTEMPT.get()
+    if state is None:
+        return
+    if headers is not None:
+        state.headers = headers
+    if usage is not None:
+        state.usage = usage
+    if response_model is not None:
+        state.response_model = response_model
+
+
+def emit(
+    event_type: type[Event],
+    call: Call | None,
+    own_hooks: tuple[Callable[[Event], Any], ...] = (),
+    **fields: Any,
+) -> None:
+    """Send an event to the run's subscribers and the component's own ones.
+
+    Builds the event only if somebody listens, so an unobserved pipeline pays
+    nothing for it.
+    """
+    run = _RUN.get()
+    hooks = run.hooks if run is not None else ()
+    if own_hooks:
+        hooks = hooks + tuple(h for h in own_hooks if h not in hooks)
+    if not hooks:
+        return
+    attempt = _ATTEMPT.get()
+    if run is not None:
+        clock: Clock = run.clock
+        call_id = run.call_id
+    else:
+        clock = _DEFAULT_CLOCK
+        call_id = 0
+    try:
+        now = clock.monotonic()
+    except RuntimeError:  # no running loop: a state change fired from sync code
+        now = 0.0
+    event = event_type(
+        call=call,
+        call_id=call_id,
+        attempt=attempt.number if attempt is not None else None,
+        time=now,
+        **fields,
+    )
+    for hook in hooks:
+        try:
+            hook(event)
+        except Exception:
+            log.exception("resilience: subscriber %r failed on %s", hook, event_type.__name__)
