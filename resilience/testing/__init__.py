@@ -1,5 +1,13 @@
-"""Test helpers for users of resilience: fake providers and a pytest plugin."""
+"""Test helpers for users of resilience: fake providers and a pytest plugin.
+
+:class:`FakeProvider` is a local chaos server that speaks the OpenAI chat completions
+and Anthropic messages wire formats, rate-limits like those providers and injects
+their failures, so real SDKs can be tested against it by base URL alone.
+"""
 
 from resilience._clock import FakeClock
+from resilience.testing._fake_provider import FakeProvider
+from resilience.testing._profiles import Outage, Profile
+from resilience.testing._records import RequestRecord
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "FakeProvider", "Outage", "Profile", "RequestRecord"]
