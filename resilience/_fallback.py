@@ -1,0 +1,214 @@
+"""Fallback: when a target cannot serve a call, try the next one.
+
+What happens depends on the kind of failure:
+
+- ``failover`` failures (outages, rate limits, quota, auth, billing, a
+  missing model) and ``CircuitOpenError`` move to the next target at once;
+  a target whose breaker is open costs no request.
+- ``context_length``: only targets with a larger context window than the
+  model that refused are tried (see :class:`~resilience._models.ContextWindows`);
+  the others are skipped without a request.
+- ``unsupported_feature``: the same target again without the offending
+  feature (``tools``, ``json``, ``stream``, ...), and the model is
+  remembered, so later calls to it drop the feature up front instead of
+  paying for the same 400 again; then the next target if that fails too.
+- ``bad_request``, ``content_filter`` (and anything else that is not
+  ``failover``): raised as is. Another model would refuse it too.
+
+One deadline, ``call.timeout``, covers every hop and every retry; no hop is
+started once it has passed. When every target failed, ``FallbackExhausted``
+carries each target's error, and its cause is the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from resilience._call import Call, Handler
+from resilience._clock import Clock
+from resilience._context import current_run, emit
+from resilience._errors import (
+    CircuitOpenError,
+    ConfigError,
+    DeadlineExceeded,
+    FallbackExhausted,
+    ProviderError,
+)
+from resilience._events import Degraded, Event, FallbackHop, Subscriber, as_callback
+from resilience._failure import Failure, Kind
+from resilience._models import ContextWindows
+
+__all__ = ["Fallback", "Target"]
+
+Target = str | Callable[[Call], Call | None]
+"""``"provider/model"``, or a function from the call to the next call (or
+None to skip)."""
+
+
+def _parse(i: int, target: object) -> Target:
+    if isinstance(target, str):
+        provider, sep, model = target.partition("/")
+        if not sep or not provider or not model:
+            raise ConfigError(f"targets[{i}]", target, '"provider/model"')
+        return target
+    if callable(target):
+        return target  # type: ignore[no-any-return]
+    raise ConfigError(f"targets[{i}]", target, '"provider/model" or a callable (call) -> Call')
+
+
+def _out_of_time() -> bool:
+    run = current_run()
+    if run is None:
+        return False
+    remaining = run.remaining()
+    return remaining is not None and remaining <= 0
+
+
+class Fallback:
+    """Try ``targets`` in order after the call's own target fails.
+
+    ``context_windows`` (a :class:`ContextWindows` or a mapping of extra
+    entries) sizes models for ``context_length`` failures. ``degrade=False``
+    turns off feature removal (an ``unsupported_feature`` then simply moves
+    on). A target equal to one already tried in this call is skipped.
+    """
+
+    repeats_calls = True
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        *,
+        context_windows: ContextWindows | Mapping[str, int] | None = None,
+        degrade: bool = True,
+        clock: Clock | None = None,
+        hooks: Sequence[Subscriber] = (),
+    ) -> None:
+        if isinstance(targets, str) or not isinstance(targets, Sequence):
+            raise ConfigError("targets", targets, 'a list of "provider/model" or callables')
+        self.targets: tuple[Target, ...] = tuple(_parse(i, t) for i, t in enumerate(targets))
+        if context_windows is None:
+            context_windows = ContextWindows()
+        elif isinstance(context_windows, Mapping):
+            context_windows = ContextWindows(context_windows)
+        elif not isinstance(context_windows, ContextWindows):
+            raise ConfigError("context_windows", context_windows, "ContextWindows or a mapping")
+        self.context_windows: ContextWindows = context_windows
+        self.degrade = bool(degrade)
+        self._clock = clock  # accepted for symmetry; the deadline comes from the run
+        self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
+        # target -> features it answered "unsupported" for
+        self._unsupported: dict[str, set[str]] = {}
+
+    def unsupported(self, target: str) -> frozenset[str]:
+        """Features learned to be unsupported by ``target`` ("provider/model")."""
+        return frozenset(self._unsupported.get(target, ()))
+
+    def forget(self, target: str | None = None) -> None:
+        """Drop what was learned about ``target`` (every target when None)."""
+        if target is None:
+            self._unsupported.clear()
+        else:
+            self._unsupported.pop(target, None)
+
+    def _candidates(self, call: Call) -> Iterator[Call | None]:
+        yield call
+        for i, target in enumerate(self.targets):
+            if isinstance(target, str):
+                provider, _, model = target.partition("/")
+                yield call.replace(provider=provider, model=model)
+                continue
+            nxt = target(call)
+            if nxt is not None and not isinstance(nxt, Call):
+                raise ConfigError(f"targets[{i}]", type(nxt).__name__, "a Call or None")
+            yield nxt
+
+    def _fits(self, candidate: Call, floor: int | None) -> bool:
+        """After a ``context_length`` failure: may ``candidate`` take the call?"""
+        window = self.context_windows.get(candidate.target)
+        if floor is not None:
+            return window is not None and window > floor
+        needed = candidate.tokens
+        return window is None or needed == 0 or window >= needed
+
+    def _degrade_known(self, candidate: Call) -> Call:
+        for feature in sorted(self._unsupported.get(candidate.target, ())):
+            if feature in candidate.features:
+                candidate = candidate.without(feature)
+                emit(Degraded, candidate, self._hooks, target=candidate.target, feature=feature)
+        return candidate
+
+    async def __call__(self, call: Call, handler: Handler) -> Any:
+        errors: list[tuple[str, BaseException]] = []
+        tried: set[str] = set()
+        floor: int | None = None  # after context_length: the largest window that refused
+        context_failed = False
+        previous: Call | None = None
+        last_failure: Failure | None = None
+        last_reason = ""
+        for candidate in self._candidates(call):
+            if candidate is None or candidate.target in tried:
+                continue
+            if previous is not None:
+                if context_failed and not self._fits(candidate, floor):
+                    continue
+                if _out_of_time():
+                    raise FallbackExhausted(errors, call=call) from errors[-1][1]
+                emit(
+                    FallbackHop,
+                    candidate,
+                    self._hooks,
+                    from_target=previous.target,
+                    to_target=candidate.target,
+                    reason=last_reason,
+                    failure=last_failure,
+                )
+            tried.add(candidate.target)
+            current = self._degrade_known(candidate)
+            while True:
+                try:
+                    return await handler(current)
+                except CircuitOpenError as exc:
+                    errors.append((current.target, exc))
+                    last_failure, last_reason = None, "circuit_open"
+                    break
+                except ProviderError as exc:
+                    failure = exc.failure
+                    if isinstance(exc, DeadlineExceeded):
+                        raise
+                    if (
+                        failure.kind is Kind.UNSUPPORTED_FEATURE
+                        and self.degrade
+                        and failure.feature is not None
+                        and failure.feature in current.features
+                    ):
+                        self._unsupported.setdefault(current.target, set()).add(failure.feature)
+                        current = current.without(failure.feature)
+                        emit(
+                            Degraded,
+                            current,
+                            self._hooks,
+                            target=current.target,
+                            feature=failure.feature,
+                        )
+                        if _out_of_time():
+                            errors.append((current.target, exc))
+                            raise FallbackExhausted(errors, call=call) from exc
+                        continue
+                    if not failure.failover:
+                        raise
+                    if failure.kind is Kind.CONTEXT_LENGTH:
+                        context_failed = True
+                        window = self.context_windows.get(current.target)
+                        if window is not None:
+                            floor = window if floor is None else max(floor, window)
+                    errors.append((current.target, exc))
+                    last_failure, last_reason = failure, failure.kind.value
+                    break
+            previous = current
+        raise FallbackExhausted(errors, call=call) from errors[-1][1]
+
+    def __repr__(self) -> str:
+        names = [t if isinstance(t, str) else getattr(t, "__name__", "fn") for t in self.targets]
+        return f"Fallback({names!r}, degrade={self.degrade})"
