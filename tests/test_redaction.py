@@ -21,7 +21,10 @@ import openai
 import pytest
 from aiohttp import web
 
-from resilience import Call, Pipeline, ResilienceError
+from resilience import Call, Middleware, Pipeline, ResilienceError
+from resilience._breaker import CircuitBreaker
+from resilience._fallback import Fallback
+from resilience._retry import Retry
 from tests._otel_support import Hopping, Otel, Retrying, make_otel
 
 OPENAI_KEY = "sk-proj-Qm7fZ2pLx9VtR4cW8nB3yH6jK1sD5gA0eU"
@@ -137,6 +140,20 @@ def sdk_handler(leaky: LeakyProvider) -> Callable[[Call], Any]:
     return handler
 
 
+def stand_ins(fallback: str | None) -> list[Middleware]:
+    """The events-only stand-ins of the other telemetry tests."""
+    return [*([Hopping(fallback)] if fallback else []), Retrying(tries=2)]
+
+
+def real(fallback: str | None) -> list[Middleware]:
+    """The library's own Fallback, Retry and CircuitBreaker."""
+    retry = Retry(2, base=0.001, cap=0.001, jitter="none", budget=None)
+    return [*([Fallback([fallback])] if fallback else []), retry, CircuitBreaker()]
+
+
+MIDDLEWARES = pytest.mark.parametrize("middlewares", [stand_ins, real], ids=["stand-ins", "real"])
+
+
 def exported_text(otel: Otel) -> str:
     """Every span as the exporter sees it: names, attributes, events, status,
     links and resource, serialised."""
@@ -177,8 +194,9 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
     return caplog.text + "\n".join(str(r.args) for r in caplog.records)
 
 
+@MIDDLEWARES
 async def test_key_echoing_errors_through_retry_and_fallback_leak_nothing(
-    provider: LeakyProvider, logs: pytest.LogCaptureFixture
+    provider: LeakyProvider, logs: pytest.LogCaptureFixture, middlewares: Any
 ) -> None:
     provider.script["openai"] = [
         _openai_error(
@@ -194,9 +212,7 @@ async def test_key_echoing_errors_through_retry_and_fallback_leak_nothing(
         _anthropic_error(529, "overloaded_error", "Overloaded (key={key})"),
     ]
     otel = make_otel()
-    pipeline = Pipeline(
-        Hopping("anthropic/claude-sonnet-4-5"), Retrying(tries=2), hooks=[otel.telemetry]
-    )
+    pipeline = Pipeline(*middlewares("anthropic/claude-sonnet-4-5"), hooks=[otel.telemetry])
     with pytest.raises(ResilienceError) as info:
         await pipeline.run(sdk_handler(provider), CALL)
 
@@ -226,12 +242,14 @@ async def test_gateway_page_quoting_the_authorization_header_leaks_nothing(
     assert_error_clean(info.value)
 
 
+@MIDDLEWARES
 async def test_a_successful_call_records_neither_prompt_nor_completion(
-    provider: LeakyProvider, logs: pytest.LogCaptureFixture
+    provider: LeakyProvider, logs: pytest.LogCaptureFixture, middlewares: Any
 ) -> None:
     provider.script["openai"] = [_openai_ok]
     otel = make_otel()
-    result = await Pipeline(Retrying(), hooks=[otel.telemetry]).run(sdk_handler(provider), CALL)
+    pipeline = Pipeline(*middlewares("anthropic/claude-sonnet-4-5"), hooks=[otel.telemetry])
+    result = await pipeline.run(sdk_handler(provider), CALL)
     assert result == COMPLETION
     assert provider.prompts == [PROMPT]
     assert len(otel.spans()) == 2

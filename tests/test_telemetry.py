@@ -478,3 +478,107 @@ def test_core_works_with_the_api_alone_and_configure_names_the_extra() -> None:
     out = proc.stdout.splitlines()
     assert out[0] == "ok"
     assert "llm-resilience[otlp]" in out[1]
+
+
+async def test_end_to_end_with_the_real_retry_fallback_and_breaker(
+    otel: Otel, clock: FakeClock
+) -> None:
+    """Retry + Fallback + CircuitBreaker around a failing provider: the
+    attempts, their resend counts and buckets, and every event where it
+    belongs; then a second call skips the open circuit."""
+    from resilience._breaker import CircuitBreaker
+    from resilience._fallback import Fallback
+    from resilience._retry import Retry
+
+    unsupported = HTTPFailure(400)
+
+    def classifier(error: Any, provider: str | None = None) -> Failure:
+        if error is unsupported:
+            return Failure.of("unsupported_feature", status=400, feature="tools")
+        from resilience import classify
+
+        return classify(error, provider=provider)
+
+    script = Script(
+        {
+            "openai/gpt-4o": [
+                unsupported,
+                HTTPFailure(429, headers={"retry-after": "2"}),
+                HTTPFailure(503),
+                HTTPFailure(503),
+            ],
+            "anthropic/claude-sonnet-4": ["served"],
+        }
+    )
+    pipeline = Pipeline(
+        Fallback(["anthropic/claude-sonnet-4"]),
+        Retry(3, base=1.0, cap=4.0, jitter="none", budget=None),
+        CircuitBreaker(failure_threshold=2, min_calls=2, reset_timeout=60.0),
+        hooks=[otel.telemetry],
+        clock=clock,
+        classifier=classifier,
+    )
+    first = CALL.replace(features=frozenset({"tools"}))
+    task = asyncio.create_task(pipeline.run(script, first))
+    await clock.run_until_idle()
+    assert await task == "served"
+
+    logical = otel.one("chat gpt-4o")
+    tries = attempts_of(otel)
+    assert [s.name for s in tries] == ["attempt openai/gpt-4o"] * 4 + [
+        "attempt anthropic/claude-sonnet-4"
+    ]
+    info = [dict(s.attributes or {}) for s in tries]
+    assert [a.get("http.request.resend_count") for a in info] == [None, 1, 2, 3, 4]
+    assert [a.get("error.type") for a in info] == [
+        "unsupported_feature",
+        "rate_limit",
+        "overloaded",
+        "overloaded",
+        None,
+    ]
+    assert [a.get("resilience.failure.bucket") for a in info[:4]] == [
+        "client_error",
+        "auth_quota",
+        "server_error",
+        "server_error",
+    ]
+    assert info[1]["resilience.retry_after"] == 2.0
+    assert all(s.parent is not None and s.parent.span_id == logical.context.span_id for s in tries)
+
+    events = [(e.name, dict(e.attributes or {})) for e in logical.events]
+    assert [name for name, _ in events] == [
+        "resilience.degrade",
+        "resilience.retry",
+        "resilience.retry",
+        "resilience.fallback",
+    ]
+    assert events[0][1]["resilience.degrade.feature"] == "tools"
+    assert events[1][1]["resilience.retry.delay"] == 2.0  # Retry-After beat the backoff
+    assert events[1][1]["resilience.failure.kind"] == "rate_limit"
+    assert events[3][1]["resilience.fallback.to"] == "anthropic/claude-sonnet-4"
+    opened = [
+        dict(e.attributes or {})
+        for e in tries[3].events
+        if e.name == "resilience.breaker.state_change"
+    ]
+    assert opened and opened[-1]["resilience.breaker.new_state"] == "open"
+    assert dict(logical.attributes or {})["resilience.served_by"] == "anthropic/claude-sonnet-4"
+
+    # The circuit is open now: the next call is refused without a request.
+    otel.exporter.clear()
+    seen = len(script.seen)
+    task = asyncio.create_task(pipeline.run(script, CALL))
+    await clock.run_until_idle()
+    assert await task == "served"
+    assert script.seen[seen:] == ["anthropic/claude-sonnet-4"]
+    refused, _served = attempts_of(otel)
+    assert [e.name for e in refused.events] == ["resilience.breaker.reject"]
+    assert dict(refused.attributes or {})["error.type"] == "CircuitOpenError"
+    (hop,) = otel.one("chat gpt-4o").events
+    assert dict(hop.attributes or {})["resilience.fallback.reason"] == "circuit_open"
+    failures = {
+        a["resilience.failure.kind"]: p.value for a, p in otel.points("resilience.failures")
+    }
+    assert failures == {"unsupported_feature": 1, "rate_limit": 1, "overloaded": 2}
+    assert otel.telemetry.open_calls == 0
