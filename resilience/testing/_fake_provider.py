@@ -360,7 +360,7 @@ class FakeProvider:
     ) -> we.Answer:
         """Status, headers and body of an error answer."""
         rid = f"req_{rid}"
-        if reason == "rate_limit" and decision is not None:
+        if status == 429 and decision is not None:
             return we.rate_limited(style, decision, model=req.model, request_id=rid)
         if reason == "unsupported":
             feature = sorted(req.features & self._unsupported.get(req.model, frozenset()))[0]

@@ -11,13 +11,14 @@ report, as providers do).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 __all__ = [
     "Decision",
     "RateLimits",
     "anthropic_headers",
+    "exhausted",
     "format_duration",
     "openai_headers",
     "rfc3339",
@@ -165,6 +166,21 @@ class RateLimits:
             reset_requests=req.reset_after() if req is not None else 0.0,
             reset_tokens=tok.reset_after() if tok is not None else 0.0,
         )
+
+
+def exhausted(d: Decision, tokens: int, retry_after: float = 1.0) -> Decision:
+    """``d`` as if its budget had just run dry: for 429s injected by a profile while real
+    limits are configured, so body and headers agree with each other."""
+    if d.rpm:
+        return replace(
+            d, allowed=False, exceeded="requests", retry_after=retry_after, requested=1,
+            remaining_requests=0, reset_requests=max(d.reset_requests, retry_after),
+        )  # fmt: skip
+    return replace(
+        d, allowed=False, exceeded="tokens", retry_after=retry_after, requested=tokens,
+        remaining_tokens=0,
+        reset_tokens=max(d.reset_tokens, retry_after),
+    )  # fmt: skip
 
 
 def openai_headers(d: Decision) -> dict[str, str]:

@@ -12,7 +12,7 @@ from resilience.testing import _wire_anthropic as wa
 from resilience.testing import _wire_errors as we
 from resilience.testing import _wire_openai as wo
 from resilience.testing._completion import Request
-from resilience.testing._limits import Decision
+from resilience.testing._limits import Decision, exhausted
 from resilience.testing._profiles import Outcome
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class Responder:
         latency, ttft, tps = fp.pacing()
         if latency > 0:
             await fp.clock.sleep(latency)
+        if outcome == 429 and decision is not None and reason != "rate_limit":
+            decision = exhausted(decision, req.cost)
         headers = {**self._id_header(style, rid), **fp.limit_headers(style, decision, t)}
         if isinstance(outcome, int) and outcome != 200:
             answer = fp.answer_for(outcome, reason, style, req, decision, rid)

@@ -119,3 +119,19 @@ async def test_custom_profile_at_rate_one_always_answers_its_status() -> None:
         page = await resp.text()
     assert resp.status == 502 and resp.headers["content-type"].startswith("text/html")
     assert "Bad Gateway" in page and "502" in page
+
+
+async def test_injected_429_agrees_with_configured_limits() -> None:
+    async with (
+        FakeProvider(rpm=600, profile=Profile(mix={429: 1}), failure_rate=1.0) as fp,
+        aiohttp.ClientSession() as http,
+        http.post(
+            fp.base_url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 429 and resp.headers["x-ratelimit-limit-requests"] == "600"
+    assert resp.headers["x-ratelimit-remaining-requests"] == "0"
+    assert "Limit 600" in body["error"]["message"] and resp.headers["retry-after"] == "1"
+    assert fp.requests[0].reason == "injected"
