@@ -1,0 +1,312 @@
+"""Wrap an ``anthropic.AsyncAnthropic`` client so its calls run through a Pipeline.
+
+>>> client = resilient(AsyncAnthropic(), provider="anthropic")
+>>> await client.messages.create(model="claude-sonnet-4-5", max_tokens=512, messages=[...])
+
+``messages.create`` (``stream=True`` included) goes through the pipeline;
+everything else is the original client. The wrapped client sends with
+``max_retries=0`` and, where the SDK has them, its own OpenTelemetry spans off
+(the pipeline's spans cover every attempt). Each attempt's response headers are
+read through ``with_raw_response``, a public SDK feature, for the limiter.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+try:
+    import anthropic
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    from resilience._adapter_kit import missing_host
+
+    raise ImportError(missing_host("anthropic", "anthropic")) from exc
+
+from resilience._adapter_kit import (
+    ResilientStream,
+    WatchedStream,
+    as_int,
+    default_pipeline,
+    estimate_tokens,
+)
+from resilience._call import Call
+from resilience._context import AttemptState, report
+from resilience._errors import ConfigError
+from resilience._pipeline import Pipeline
+
+__all__ = ["SUPPORTED", "ResilientAsyncAnthropic", "resilient"]
+
+SUPPORTED = "anthropic>=0.60,<3"
+"""The anthropic versions this adapter is tested with (the ``anthropic`` extra)."""
+
+
+def _quiet(client: Any) -> Any:
+    """The same client with the SDK's retries off, and its spans off where it
+    emits any (``open_telemetry=`` exists from anthropic 2.x)."""
+    options: dict[str, Any] = {}
+    if getattr(client, "max_retries", None) != 0:
+        options["max_retries"] = 0
+    try:
+        params = inspect.signature(client.with_options).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    if "open_telemetry" in params:
+        options["open_telemetry"] = False
+    return client.with_options(**options) if options else client
+
+
+def _features(params: Mapping[str, Any]) -> frozenset[str]:
+    feats: set[str] = set()
+    if params.get("tools"):
+        feats.add("tools")
+    output = params.get("output_config")
+    if (isinstance(output, Mapping) and output.get("format")) or params.get("output_format"):
+        feats.add("json")
+    if params.get("stream"):
+        feats.add("stream")
+    return frozenset(feats)
+
+
+def _usage(usage: Any) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": as_int(getattr(usage, "input_tokens", 0))
+        + as_int(getattr(usage, "cache_creation_input_tokens", 0))
+        + as_int(getattr(usage, "cache_read_input_tokens", 0)),
+        "output_tokens": as_int(getattr(usage, "output_tokens", 0)),
+    }
+
+
+def _on_event(event: Any, state: AttemptState | None) -> None:
+    if state is None:
+        return
+    kind = getattr(event, "type", None)
+    if kind == "message_start":
+        got = _usage(getattr(getattr(event, "message", None), "usage", None))
+    elif kind == "message_delta":
+        # Output tokens here are cumulative; input tokens came with message_start.
+        out = as_int(getattr(getattr(event, "usage", None), "output_tokens", 0))
+        got = {"output_tokens": out} if out else None
+    else:
+        return
+    if got:
+        state.usage = {**(state.usage or {}), **got}
+
+
+async def _as_events(message: Any) -> AsyncIterator[Any]:
+    """A non-streamed message as the event sequence a stream would have
+    carried (text and tool-use blocks), for a model that cannot stream."""
+    from pydantic import TypeAdapter
+
+    adapter: TypeAdapter[Any] = TypeAdapter(anthropic.types.RawMessageStreamEvent)
+    usage = message.usage
+    yield adapter.validate_python(
+        {
+            "type": "message_start",
+            "message": {
+                "id": message.id,
+                "type": "message",
+                "role": "assistant",
+                "model": message.model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage.input_tokens, "output_tokens": 0},
+            },
+        }
+    )
+    index = 0
+    for block in message.content:
+        if block.type == "text":
+            start: dict[str, Any] = {"type": "text", "text": ""}
+            delta: dict[str, Any] = {"type": "text_delta", "text": block.text}
+        elif block.type == "tool_use":
+            start = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block.input)}
+        else:
+            continue
+        yield adapter.validate_python(
+            {"type": "content_block_start", "index": index, "content_block": start}
+        )
+        yield adapter.validate_python(
+            {"type": "content_block_delta", "index": index, "delta": delta}
+        )
+        yield adapter.validate_python({"type": "content_block_stop", "index": index})
+        index += 1
+    yield adapter.validate_python(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message.stop_reason, "stop_sequence": message.stop_sequence},
+            "usage": {"output_tokens": usage.output_tokens},
+        }
+    )
+    yield adapter.validate_python({"type": "message_stop"})
+
+
+async def _parsed(raw: Any) -> Any:
+    # anthropic 2.x returns an AsyncAPIResponse (async parse), 0.x a legacy one.
+    result = raw.parse()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class ResilientAsyncAnthropic:
+    """An ``AsyncAnthropic`` whose ``messages.create`` runs through a
+    pipeline. Any other attribute is the wrapped client's own."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        pipeline: Pipeline | None = None,
+        provider: str = "anthropic",
+        clients: Mapping[str, Any] | None = None,
+        fallbacks: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        if not isinstance(provider, str) or not provider:
+            raise ConfigError("provider", provider, "a non-empty provider name")
+        if pipeline is not None and fallbacks:
+            raise ConfigError("fallbacks", fallbacks, "either pipeline= or fallbacks=, not both")
+        all_clients = dict(clients or {})
+        all_clients.setdefault(provider, client)
+        for name, c in all_clients.items():
+            if not hasattr(c, "messages") or not hasattr(c, "with_options"):
+                raise ConfigError(
+                    f"clients[{name!r}]", type(c).__name__, "an anthropic.AsyncAnthropic"
+                )
+        self._client = client
+        self._provider = provider
+        self._clients = {name: _quiet(c) for name, c in all_clients.items()}
+        self._pipeline = pipeline if pipeline is not None else default_pipeline(fallbacks)
+        self._timeout = timeout
+        self.messages = _Messages(self)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._pipeline
+
+    def with_options(self, **options: Any) -> ResilientAsyncAnthropic:
+        """``client.with_options(...)`` applied to every wrapped client; the
+        pipeline stays the same (``max_retries`` stays 0)."""
+        options.pop("max_retries", None)
+        other = {n: c.with_options(**options) for n, c in self._clients.items()}
+        return ResilientAsyncAnthropic(
+            self._client.with_options(**options),
+            pipeline=self._pipeline,
+            provider=self._provider,
+            clients=other,
+            timeout=self._timeout,
+        )
+
+    def client_for(self, provider: str) -> Any:
+        try:
+            return self._clients[provider]
+        except KeyError:
+            raise ConfigError(
+                "clients",
+                provider,
+                f"a client for every target provider (have {sorted(self._clients)})",
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"ResilientAsyncAnthropic(provider={self._provider!r}, pipeline={self._pipeline!r})"
+
+
+class _Messages:
+    def __init__(self, owner: ResilientAsyncAnthropic) -> None:
+        self._owner = owner
+
+    async def create(self, **params: Any) -> Any:
+        """``messages.create`` through the pipeline: returns the SDK's
+        ``Message``, or a stream with ``AsyncStream``'s API."""
+        owner = self._owner
+        model = params.get("model")
+        if not isinstance(model, str) or not model:
+            raise ConfigError("model", model, "a model name")
+        features = _features(params)
+        call = Call(
+            provider=owner._provider,
+            model=model,
+            input_tokens=estimate_tokens(
+                params.get("system"), params.get("messages"), params.get("tools")
+            ),
+            max_output_tokens=as_int(params.get("max_tokens")),
+            features=features,
+            timeout=owner._timeout,
+        )
+
+        async def handler(c: Call) -> Any:
+            return await _send(owner.client_for(c.provider), c, params, features - c.features)
+
+        result = await owner._pipeline.run(handler, call)
+        if "stream" in features and hasattr(result, "__anext__"):
+            return ResilientStream(result, call)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner._client.messages, name)
+
+
+async def _send(client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]) -> Any:
+    req = dict(params)
+    req["model"] = call.model
+    if "tools" in dropped:
+        req.pop("tools", None)
+        req.pop("tool_choice", None)
+    if "json" in dropped:
+        req.pop("output_format", None)
+        output = req.get("output_config")
+        if isinstance(output, Mapping):
+            rest = {k: v for k, v in output.items() if k != "format"}
+            if rest:
+                req["output_config"] = rest
+            else:
+                req.pop("output_config")
+    if "stream" in dropped:
+        req.pop("stream", None)
+    raw = await client.messages.with_raw_response.create(**req)
+    report(headers=raw.headers)
+    result = await _parsed(raw)
+    if req.get("stream"):
+        return WatchedStream(result, _on_event)
+    report(usage=_usage(result.usage), response_model=result.model)
+    if "stream" in dropped:
+        return _as_events(result)
+    return result
+
+
+def resilient(
+    client: Any,
+    *,
+    pipeline: Pipeline | None = None,
+    provider: str = "anthropic",
+    clients: Mapping[str, Any] | None = None,
+    fallbacks: Sequence[str] = (),
+    timeout: float | None = None,
+) -> ResilientAsyncAnthropic:
+    """Wrap ``client`` (an ``anthropic.AsyncAnthropic``).
+
+    ``pipeline``: the middlewares to run through (default: Retry,
+    CircuitBreaker, adaptive RateLimiter; with ``fallbacks``, a Fallback over
+    those ``"provider/model"`` targets first). ``clients``: clients of other
+    Anthropic-compatible providers a fallback may move to. ``timeout``:
+    seconds for the whole logical call, every retry and hop included.
+    """
+    if not isinstance(client, anthropic.AsyncAnthropic) and not hasattr(client, "messages"):
+        raise ConfigError("client", type(client).__name__, "an anthropic.AsyncAnthropic")
+    return ResilientAsyncAnthropic(
+        client,
+        pipeline=pipeline,
+        provider=provider,
+        clients=clients,
+        fallbacks=fallbacks,
+        timeout=timeout,
+    )

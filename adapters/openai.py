@@ -1,0 +1,373 @@
+"""Wrap an ``openai.AsyncOpenAI`` client so its calls run through a Pipeline.
+
+>>> client = resilient(AsyncOpenAI(), provider="openai")
+>>> await client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+
+``chat.completions.create`` and ``responses.create`` (streaming included) go
+through the pipeline; everything else is the original client. The wrapped
+client sends with ``max_retries=0`` (the pipeline owns retrying), reads the
+response headers of every attempt (``with_raw_response``, a public SDK
+feature) so the limiter stays in sync, and reports usage. Fallback to another
+model needs nothing more; to another OpenAI-compatible provider, give its
+client in ``clients={"groq": AsyncOpenAI(base_url=...)}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+try:
+    import openai
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    from resilience._adapter_kit import missing_host
+
+    raise ImportError(missing_host("openai", "openai")) from exc
+
+from resilience._adapter_kit import (
+    ResilientStream,
+    WatchedStream,
+    as_int,
+    default_pipeline,
+    estimate_tokens,
+    set_usage,
+)
+from resilience._call import Call
+from resilience._context import AttemptState, report
+from resilience._errors import ConfigError
+from resilience._pipeline import Pipeline
+
+__all__ = ["SUPPORTED", "ResilientAsyncOpenAI", "resilient"]
+
+SUPPORTED = "openai>=1.99,<4"
+"""The openai versions this adapter is tested with (the ``openai`` extra)."""
+
+_TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
+
+
+def _quiet(client: Any) -> Any:
+    """The same client with the SDK's own retries off."""
+    if getattr(client, "max_retries", None) == 0:
+        return client
+    return client.with_options(max_retries=0)
+
+
+def _chat_features(params: Mapping[str, Any]) -> frozenset[str]:
+    feats: set[str] = set()
+    if params.get("tools") or params.get("functions"):
+        feats.add("tools")
+    fmt = params.get("response_format")
+    if isinstance(fmt, Mapping):
+        if fmt.get("type") in ("json_object", "json_schema"):
+            feats.add("json")
+    elif fmt is not None:
+        feats.add("json")
+    if params.get("stream"):
+        feats.add("stream")
+    return frozenset(feats)
+
+
+def _responses_features(params: Mapping[str, Any]) -> frozenset[str]:
+    feats: set[str] = set()
+    if params.get("tools"):
+        feats.add("tools")
+    text = params.get("text")
+    if isinstance(text, Mapping):
+        fmt = text.get("format")
+        if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
+            feats.add("json")
+    if params.get("stream"):
+        feats.add("stream")
+    return frozenset(feats)
+
+
+def _chat_usage(usage: Any) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": as_int(getattr(usage, "prompt_tokens", 0)),
+        "output_tokens": as_int(getattr(usage, "completion_tokens", 0)),
+    }
+
+
+def _responses_usage(usage: Any) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": as_int(getattr(usage, "input_tokens", 0)),
+        "output_tokens": as_int(getattr(usage, "output_tokens", 0)),
+    }
+
+
+def _on_chat_chunk(chunk: Any, state: AttemptState | None) -> None:
+    usage = _chat_usage(getattr(chunk, "usage", None))
+    set_usage(state, usage)
+
+
+def _on_responses_event(event: Any, state: AttemptState | None) -> None:
+    response = getattr(event, "response", None)
+    if response is not None:
+        set_usage(state, _responses_usage(getattr(response, "usage", None)))
+
+
+async def _as_chunks(completion: Any) -> AsyncIterator[Any]:
+    """A non-streamed completion as the one chunk a stream would have carried
+    (for a model that cannot stream: the caller still iterates)."""
+    from openai.types.chat import ChatCompletionChunk
+
+    choices = []
+    for choice in completion.choices:
+        msg = choice.message
+        delta: dict[str, Any] = {"role": "assistant", "content": msg.content}
+        if msg.tool_calls:
+            delta["tool_calls"] = [
+                {
+                    "index": i,
+                    "id": tc.id,
+                    "type": "function",
+                    "function": {"name": tc.function.name, "arguments": tc.function.arguments},
+                }
+                for i, tc in enumerate(msg.tool_calls)
+                if getattr(tc, "function", None) is not None
+            ]
+        choices.append(
+            {"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason}
+        )
+    yield ChatCompletionChunk.model_validate(
+        {
+            "id": completion.id,
+            "object": "chat.completion.chunk",
+            "created": completion.created,
+            "model": completion.model,
+            "choices": choices,
+            "usage": completion.usage.model_dump() if completion.usage is not None else None,
+        }
+    )
+
+
+async def _parsed(raw: Any) -> Any:
+    # The legacy raw response parses synchronously; keep working if a later
+    # SDK makes it a coroutine as anthropic's did.
+    result = raw.parse()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class ResilientAsyncOpenAI:
+    """An ``AsyncOpenAI`` whose chat completions and responses run through a
+    pipeline. Any other attribute is the wrapped client's own."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        pipeline: Pipeline | None = None,
+        provider: str = "openai",
+        clients: Mapping[str, Any] | None = None,
+        fallbacks: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        if not isinstance(provider, str) or not provider:
+            raise ConfigError("provider", provider, "a non-empty provider name")
+        if pipeline is not None and fallbacks:
+            raise ConfigError("fallbacks", fallbacks, "either pipeline= or fallbacks=, not both")
+        all_clients = dict(clients or {})
+        all_clients.setdefault(provider, client)
+        for name, c in all_clients.items():
+            if not hasattr(c, "chat") or not hasattr(c, "with_options"):
+                raise ConfigError(f"clients[{name!r}]", type(c).__name__, "an openai.AsyncOpenAI")
+        self._client = client
+        self._provider = provider
+        self._clients = {name: _quiet(c) for name, c in all_clients.items()}
+        self._pipeline = pipeline if pipeline is not None else default_pipeline(fallbacks)
+        self._timeout = timeout
+        self.chat = _Chat(self)
+        self.responses = _Responses(self)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._pipeline
+
+    def with_options(self, **options: Any) -> ResilientAsyncOpenAI:
+        """``client.with_options(...)`` applied to every wrapped client; the
+        pipeline stays the same (``max_retries`` stays 0)."""
+        options.pop("max_retries", None)
+        other = {n: c.with_options(**options) for n, c in self._clients.items()}
+        return ResilientAsyncOpenAI(
+            self._client.with_options(**options),
+            pipeline=self._pipeline,
+            provider=self._provider,
+            clients=other,
+            timeout=self._timeout,
+        )
+
+    def client_for(self, provider: str) -> Any:
+        try:
+            return self._clients[provider]
+        except KeyError:
+            raise ConfigError(
+                "clients",
+                provider,
+                f"a client for every target provider (have {sorted(self._clients)})",
+            ) from None
+
+    async def _run(
+        self,
+        params: dict[str, Any],
+        features: frozenset[str],
+        send: Any,
+        input_parts: tuple[Any, ...],
+        max_output: int,
+    ) -> Any:
+        model = params.get("model")
+        if not isinstance(model, str) or not model:
+            raise ConfigError("model", model, "a model name")
+        call = Call(
+            provider=self._provider,
+            model=model,
+            input_tokens=estimate_tokens(*input_parts),
+            max_output_tokens=max_output,
+            features=features,
+            timeout=self._timeout,
+        )
+
+        async def handler(c: Call) -> Any:
+            return await send(self.client_for(c.provider), c, params, features - c.features)
+
+        result = await self._pipeline.run(handler, call)
+        if features & {"stream"} and hasattr(result, "__anext__"):
+            return ResilientStream(result, call)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"ResilientAsyncOpenAI(provider={self._provider!r}, pipeline={self._pipeline!r})"
+
+
+class _Completions:
+    def __init__(self, owner: ResilientAsyncOpenAI) -> None:
+        self._owner = owner
+
+    async def create(self, **params: Any) -> Any:
+        """``chat.completions.create`` through the pipeline: returns the SDK's
+        ``ChatCompletion``, or a stream with ``AsyncStream``'s API."""
+        features = _chat_features(params)
+        max_out = as_int(params.get("max_completion_tokens")) or as_int(params.get("max_tokens"))
+        return await self._owner._run(
+            params,
+            features,
+            self._send,
+            (params.get("messages"), params.get("tools")),
+            max_out,
+        )
+
+    @staticmethod
+    async def _send(
+        client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]
+    ) -> Any:
+        req = dict(params)
+        req["model"] = call.model
+        if "tools" in dropped:
+            for key in _TOOL_KEYS:
+                req.pop(key, None)
+        if "json" in dropped:
+            req.pop("response_format", None)
+        if "stream" in dropped:
+            req.pop("stream", None)
+            req.pop("stream_options", None)
+        raw = await client.chat.completions.with_raw_response.create(**req)
+        report(headers=raw.headers)
+        result = await _parsed(raw)
+        if req.get("stream"):
+            return WatchedStream(result, _on_chat_chunk)
+        report(usage=_chat_usage(result.usage), response_model=result.model)
+        if "stream" in dropped:
+            return _as_chunks(result)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner._client.chat.completions, name)
+
+
+class _Chat:
+    def __init__(self, owner: ResilientAsyncOpenAI) -> None:
+        self._owner = owner
+        self.completions = _Completions(owner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner._client.chat, name)
+
+
+class _Responses:
+    def __init__(self, owner: ResilientAsyncOpenAI) -> None:
+        self._owner = owner
+
+    async def create(self, **params: Any) -> Any:
+        """``responses.create`` through the pipeline. A model that cannot
+        stream keeps streaming here (no event sequence is synthesised)."""
+        features = _responses_features(params)
+        return await self._owner._run(
+            params,
+            features,
+            self._send,
+            (params.get("input"), params.get("instructions"), params.get("tools")),
+            as_int(params.get("max_output_tokens")),
+        )
+
+    @staticmethod
+    async def _send(
+        client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]
+    ) -> Any:
+        req = dict(params)
+        req["model"] = call.model
+        if "tools" in dropped:
+            for key in ("tools", "tool_choice", "parallel_tool_calls"):
+                req.pop(key, None)
+        if "json" in dropped and isinstance(req.get("text"), Mapping):
+            text = dict(req["text"])
+            text.pop("format", None)
+            req["text"] = text
+        raw = await client.responses.with_raw_response.create(**req)
+        report(headers=raw.headers)
+        result = await _parsed(raw)
+        if req.get("stream"):
+            return WatchedStream(result, _on_responses_event)
+        report(usage=_responses_usage(result.usage), response_model=result.model)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner._client.responses, name)
+
+
+def resilient(
+    client: Any,
+    *,
+    pipeline: Pipeline | None = None,
+    provider: str = "openai",
+    clients: Mapping[str, Any] | None = None,
+    fallbacks: Sequence[str] = (),
+    timeout: float | None = None,
+) -> ResilientAsyncOpenAI:
+    """Wrap ``client`` (an ``openai.AsyncOpenAI``).
+
+    ``pipeline``: the middlewares to run through (default: Retry,
+    CircuitBreaker, adaptive RateLimiter; with ``fallbacks``, a Fallback over
+    those ``"provider/model"`` targets first). ``provider``: the name this
+    client's calls are keyed under. ``clients``: OpenAI-compatible clients of
+    the other providers a fallback may move to. ``timeout``: seconds for the
+    whole logical call, every retry and hop included.
+    """
+    if not isinstance(client, openai.AsyncOpenAI) and not hasattr(client, "chat"):
+        raise ConfigError("client", type(client).__name__, "an openai.AsyncOpenAI")
+    return ResilientAsyncOpenAI(
+        client,
+        pipeline=pipeline,
+        provider=provider,
+        clients=clients,
+        fallbacks=fallbacks,
+        timeout=timeout,
+    )

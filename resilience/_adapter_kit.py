@@ -1,0 +1,188 @@
+"""Pieces the host adapters share: the missing-host message, a rough token
+estimate, the default pipeline, and the stream wrappers that keep an SDK
+stream's API while the pipeline watches it.
+
+Nothing here imports a host package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from resilience._call import Call
+from resilience._context import AttemptState, current_attempt
+from resilience._pipeline import Pipeline
+
+__all__ = [
+    "ResilientStream",
+    "WatchedStream",
+    "default_pipeline",
+    "estimate_tokens",
+    "missing_host",
+    "set_usage",
+]
+
+
+def missing_host(package: str, extra: str) -> str:
+    """The ImportError text for an adapter whose host is not installed."""
+    return (
+        f"resilience.adapters.{extra} needs the {package!r} package, which is not installed: "
+        f"pip install 'llm-resilience[{extra}]'"
+    )
+
+
+def _chars(obj: Any, budget: int = 4_000_000) -> int:
+    """Characters of text inside ``obj`` (strings in nested dicts, lists and
+    pydantic-like models), stopping at ``budget`` so a huge payload costs
+    bounded time."""
+    total = 0
+    stack: list[Any] = [obj]
+    while stack and total < budget:
+        item = stack.pop()
+        if isinstance(item, str | bytes | bytearray):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            content = getattr(item, "content", None)
+            if content is not None and content is not item:
+                stack.append(content)
+            extra = getattr(item, "tool_calls", None)
+            if isinstance(extra, list):
+                stack.extend(extra)
+    return total
+
+
+def estimate_tokens(*parts: Any) -> int:
+    """About four characters per token: good enough to reserve a token
+    budget before the provider tells us the real count."""
+    chars = sum(_chars(p) for p in parts if p is not None)
+    return math.ceil(chars / 4)
+
+
+def as_int(value: Any) -> int:
+    """A non-negative int from a request field, else 0 (garbage is ignored)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return max(0, value)
+
+
+def default_pipeline(
+    fallbacks: Sequence[str] = (),
+    *,
+    hooks: Sequence[Any] = (),
+    clock: Any = None,
+) -> Pipeline:
+    """Fallback (when targets are given), Retry, CircuitBreaker, adaptive
+    RateLimiter: the order of the design's flow."""
+    from resilience._breaker import CircuitBreaker
+    from resilience._limiter import RateLimiter
+    from resilience._retry import Retry
+
+    middlewares: list[Any] = []
+    if fallbacks:
+        from resilience._fallback import Fallback
+
+        middlewares.append(Fallback(list(fallbacks)))
+    middlewares += [Retry(), CircuitBreaker(), RateLimiter()]
+    return Pipeline(*middlewares, hooks=list(hooks), clock=clock)
+
+
+def set_usage(state: AttemptState | None, usage: Mapping[str, int] | None) -> None:
+    """Record usage on an attempt after its handler returned (a stream's
+    usage arrives with its last chunks, outside the attempt's context)."""
+    if state is not None and usage:
+        state.usage = dict(usage)
+
+
+class WatchedStream:
+    """The SDK's stream, seen chunk by chunk by ``on_chunk`` (to pick up the
+    usage a stream carries near its end). Attribute access goes to the SDK
+    stream, so ``response`` and friends keep working."""
+
+    def __init__(
+        self,
+        stream: Any,
+        on_chunk: Callable[[Any, AttemptState | None], None] | None = None,
+    ) -> None:
+        self._stream = stream
+        self._iter = stream.__aiter__() if not hasattr(stream, "__anext__") else stream
+        self._on_chunk = on_chunk
+        # The attempt this stream belongs to, captured while still inside it.
+        self._state = current_attempt()
+
+    def __aiter__(self) -> WatchedStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self._iter.__anext__()
+        if self._on_chunk is not None:
+            # Provider garbage in a chunk never breaks the caller's stream.
+            with contextlib.suppress(Exception):
+                self._on_chunk(chunk, self._state)
+        return chunk
+
+    async def aclose(self) -> None:
+        await _close(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+async def _close(stream: Any) -> None:
+    for name in ("close", "aclose"):
+        closer = getattr(stream, name, None)
+        if closer is not None:
+            res = closer()
+            if asyncio.iscoroutine(res):
+                await res
+            return
+
+
+class ResilientStream:
+    """What the caller gets for a streamed call: iterate it, use it as an
+    async context manager, ``close()`` it, read ``response`` — the API of the
+    SDK's own ``AsyncStream``. It is not an instance of that class: the
+    pipeline had to read the first chunk before handing the stream over, so
+    a retry could still happen while nothing had reached the caller."""
+
+    def __init__(self, stream: Any, call: Call) -> None:
+        self._stream = stream
+        self.call = call
+
+    def __aiter__(self) -> ResilientStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._stream.__anext__()
+
+    async def __aenter__(self) -> ResilientStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        closer = getattr(self._stream, "aclose", None)
+        if closer is not None:
+            await closer()
+        else:
+            await _close(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __repr__(self) -> str:
+        return f"ResilientStream({self.call.target})"
