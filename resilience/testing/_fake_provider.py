@@ -195,6 +195,7 @@ class FakeProvider:
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/models", self._list_models)
+        app.router.add_route("*", "/{tail:.*}", self._unknown_route)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -340,6 +341,15 @@ class FakeProvider:
         return await self._responder.respond(
             request, style, req, outcome, reason, decision, key=key, t=t, rid=rid
         )
+
+    async def _unknown_route(self, request: web.Request) -> web.Response:
+        """A 404 worded like the provider the client seems to speak to."""
+        rid = f"req_{self.next_id()}"
+        anthropic = "anthropic-version" in request.headers or "x-api-key" in request.headers
+        style: we.Style = "anthropic" if anthropic else "openai"
+        body = we.not_found_route(style, request.method, request.path, rid)
+        headers = {"request-id" if anthropic else "x-request-id": rid}
+        return web.Response(status=404, body=body, headers=headers, content_type="application/json")
 
     async def _list_models(self, request: web.Request) -> web.Response:
         anthropic = "anthropic-version" in request.headers or "x-api-key" in request.headers

@@ -18,6 +18,7 @@ __all__ = [
     "context_length",
     "injected",
     "midstream_event",
+    "not_found_route",
     "rate_limited",
     "unsupported",
 ]
@@ -295,6 +296,12 @@ def bad_request(style: Style, message: str, *, param: str | None, request_id: st
     if style == "openai":
         return 400, headers, _openai_body(message, "invalid_request_error", param, None)
     return 400, headers, _anthropic_body("invalid_request_error", message, request_id)
+
+
+def not_found_route(style: Style, method: str, path: str, request_id: str) -> bytes:
+    if style == "openai":
+        return _openai_body(f"Invalid URL ({method} {path})", "invalid_request_error", None, None)
+    return _anthropic_body("not_found_error", "Not found", request_id)
 
 
 def midstream_event(style: Style, request_id: str) -> bytes:

@@ -301,3 +301,44 @@ async def test_scripted_outcomes_come_in_order_then_normal_service_resumes() -> 
     assert errors[2].response.headers["content-type"].startswith("text/html")
     assert [x.status for x in fp.requests] == [503, 429, 502, 200, 200]
     assert [x.reason for x in fp.requests] == ["scripted"] * 4 + ["ok"]
+
+
+async def test_unsupported_json_mode_names_response_format() -> None:
+    async with FakeProvider(unsupported={"m": {"json"}}) as fp:
+        with pytest.raises(openai.BadRequestError) as info:
+            await openai_client(fp).chat.completions.create(
+                model="m",
+                messages=USER,  # type: ignore[arg-type]
+                response_format={"type": "json_object"},
+            )
+    body = info.value.body
+    assert isinstance(body, dict) and body["param"] == "response_format"
+    assert fp.requests[0].reason == "unsupported"
+
+
+async def test_unknown_route_is_an_openai_style_404() -> None:
+    async with FakeProvider() as fp:
+        with pytest.raises(openai.NotFoundError) as info:
+            await openai_client(fp).embeddings.create(model="m", input="x")
+    assert isinstance(info.value.body, dict)
+    assert info.value.body["message"] == "Invalid URL (POST /v1/embeddings)"
+
+
+async def test_app_can_be_mounted_by_the_user() -> None:
+    from aiohttp import web
+
+    fp = FakeProvider(seed=5)
+    runner = web.AppRunner(fp.app(), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        client = openai.AsyncOpenAI(
+            api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+        )
+        r = await client.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+        await client.close()
+    finally:
+        await runner.cleanup()
+    assert r.choices[0].message.content and fp.count(200) == 1

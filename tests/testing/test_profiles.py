@@ -135,3 +135,23 @@ async def test_injected_429_agrees_with_configured_limits() -> None:
     assert resp.headers["x-ratelimit-remaining-requests"] == "0"
     assert "Limit 600" in body["error"]["message"] and resp.headers["retry-after"] == "1"
     assert fp.requests[0].reason == "injected"
+
+
+async def _statuses(seed: int, n: int) -> list[int | str]:
+    async with FakeProvider(failure_rate=0.5, seed=seed) as fp, aiohttp.ClientSession() as http:
+        for _ in range(n):
+            async with http.post(
+                fp.base_url + "/v1/messages",
+                json={
+                    "model": "m",
+                    "max_tokens": 5,
+                    "messages": [{"role": "user", "content": "x"}],
+                },
+            ) as resp:
+                await resp.read()
+        return [r.outcome for r in fp.requests]
+
+
+async def test_same_seed_reproduces_the_run_and_another_seed_differs() -> None:
+    a, b, c = await _statuses(11, 40), await _statuses(11, 40), await _statuses(12, 40)
+    assert a == b and a != c
