@@ -138,21 +138,21 @@ class Responder:
             # Cut about halfway, after some content went out, and end with the error frame.
             frames = [*frames[: len(frames) // 2], we.midstream_event(style, f"req_{rid}")]
         fp.record(t, key, req, request.path, 200, out, reason)
-        resp = web.StreamResponse(headers={**headers, **_SSE_HEADERS})
-        await resp.prepare(request)
         _, ttft, tps = fp.pacing()
         if ttft <= 0 and not tps:
-            await resp.write(b"".join(frames))
-        else:
-            gap = 1.0 / tps if tps else 0.0
-            # The role/start frames go out at once; content starts after ttft.
-            lead = 1 if style == "openai" else 3
-            await resp.write(b"".join(frames[:lead]))
-            if ttft > 0:
-                await fp.clock.sleep(ttft)
-            for i, frame in enumerate(frames[lead:]):
-                if gap and i:
-                    await fp.clock.sleep(gap)
-                await resp.write(frame)
+            # Unpaced, the whole event stream fits one write; SDKs parse it the same way.
+            return web.Response(body=b"".join(frames), headers={**headers, **_SSE_HEADERS})
+        resp = web.StreamResponse(headers={**headers, **_SSE_HEADERS})
+        await resp.prepare(request)
+        gap = 1.0 / tps if tps else 0.0
+        # The role/start frames go out at once; content starts after ttft.
+        lead = 1 if style == "openai" else 3
+        await resp.write(b"".join(frames[:lead]))
+        if ttft > 0:
+            await fp.clock.sleep(ttft)
+        for i, frame in enumerate(frames[lead:]):
+            if gap and i:
+                await fp.clock.sleep(gap)
+            await resp.write(frame)
         await resp.write_eof()
         return resp

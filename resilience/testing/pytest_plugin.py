@@ -11,21 +11,25 @@ fixture yields a started :class:`~resilience.testing.FakeProvider` with default 
         assert fake_provider.count(503) == 1
 
 For other settings, start your own: ``async with FakeProvider(rpm=60, ...) as fp``.
+The fixture needs pytest-asyncio (``asyncio_mode = "auto"`` or ``@pytest.mark.asyncio``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
-
-import pytest_asyncio
 
 from resilience.testing._fake_provider import FakeProvider
 
 __all__ = ["fake_provider"]
 
+# pytest loads this plugin wherever llm-resilience is installed; without pytest-asyncio
+# there is no way to run an async fixture, so none is defined rather than breaking pytest.
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
 
-@pytest_asyncio.fixture
-async def fake_provider() -> AsyncIterator[FakeProvider]:
-    """A started fake OpenAI + Anthropic provider on 127.0.0.1 and a free port."""
-    async with FakeProvider() as fp:
-        yield fp
+    @pytest_asyncio.fixture
+    async def fake_provider() -> AsyncIterator[FakeProvider]:
+        """A started fake OpenAI + Anthropic provider on 127.0.0.1 and a free port."""
+        async with FakeProvider() as fp:
+            yield fp
