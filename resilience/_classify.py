@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from resilience._bodies import ParsedBody, ident, parse_body
@@ -94,6 +95,14 @@ _BY_STATUS: dict[int, frozenset[Kind]] = {
     413: frozenset({K.PAYLOAD_TOO_LARGE, K.CONTEXT_LENGTH}),
     429: frozenset({K.BILLING, K.QUOTA, K.RATE_LIMIT, K.PAYLOAD_TOO_LARGE, K.CONTEXT_LENGTH}),
     499: frozenset({K.CLIENT_CLOSED}),
+}
+_PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
+    499: "Client Closed Request",
+    520: "Unknown Error",
+    521: "Web Server Is Down",
+    522: "Connection Timed Out",
+    524: "A Timeout Occurred",
+    529: "Overloaded",
 }
 _MODEL_WORDS = ("model", "deployment", "endpoint", "decommission", "engine")
 
@@ -314,7 +323,7 @@ def _classify(
         detail = exc.message or ""
         message = f"{name}: {detail}" if detail and not detail.startswith(name) else detail or name
     if not message and st is not None:
-        message = f"HTTP {st}"
+        message = f"HTTP {st} {_PHRASES.get(st, '')}".strip()
     feature = sig.feature if kind is K.UNSUPPORTED_FEATURE else None
     prov = provider if provider is not None else (exc.provider if exc is not None else None)
     return Failure.of(
