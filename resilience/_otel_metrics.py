@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import Meter, NoOpCounter
 
 from resilience._errors import ProviderError
 from resilience._events import (
@@ -73,6 +73,14 @@ class Instruments:
             description="Tokens used by successful calls, as the provider reported them.",
             explicit_bucket_boundaries_advisory=_TOKENS,
         )
+
+    def live(self) -> bool:
+        """Whether measurements go anywhere. With no SDK, the API hands out
+        proxy instruments that forward to a real one once a provider is set;
+        until then building attributes would be wasted. (Reads the proxy's
+        private field; if that ever changes, this says True: slower, not wrong.)"""
+        real = getattr(self.failures, "_real_instrument", self.failures)
+        return real is not None and not isinstance(real, NoOpCounter)
 
     def attempt_ended(self, event: AttemptEnded) -> None:
         call = event.call

@@ -169,11 +169,12 @@ class SpanRecorder:
         span = self._tracer.start_span(
             f"{call.operation} {call.model}", kind=SpanKind.CLIENT, attributes=attrs
         )
+        if not span.get_span_context().is_valid:
+            # The no-op API: nothing to close, nothing to propagate, and the
+            # call's other events find no entry and cost a dict lookup each.
+            return
         ctx = trace.set_span_in_context(span)
-        token = None
-        # An invalid span (the no-op API) has nothing to propagate.
-        if span.get_span_context().is_valid:
-            token = otel_context.attach(ctx)
+        token = otel_context.attach(ctx)
         if span.is_recording():
             if call.max_output_tokens:
                 span.set_attribute(MAX_TOKENS, call.max_output_tokens)
@@ -265,13 +266,15 @@ class SpanRecorder:
         """The recording span an event belongs on: its attempt's when that is
         open, else its call's, else (an event outside any call, such as a
         breaker closing on a timer) the current span; None if none records."""
-        entry = self._open.get(event.call_id) if event.call_id else None
-        if entry is not None:
+        if event.call_id:
+            entry = self._open.get(event.call_id)
+            if entry is None:  # a call nobody records
+                return None
+            span = entry.span
             if event.attempt is not None:
                 attempt = entry.attempts.get(event.attempt)
                 if attempt is not None:
-                    return attempt.span
-            span = entry.span
+                    span = attempt.span
         else:
             span = trace.get_current_span()
         return span if span.is_recording() else None

@@ -156,6 +156,7 @@ class Telemetry:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.capture_content = capture_content
+        self._shut = False
         version = _version()
         tracer = trace.get_tracer(
             SCOPE, version, tracer_provider=tracer_provider, schema_url=_SCHEMA_URL
@@ -167,21 +168,27 @@ class Telemetry:
         self._metrics = Instruments(meter)
         spans, inst = self._spans, self._metrics
 
+        live = inst.live
+
         def on_call_ended(e: Any) -> None:
             spans.call_ended(e)
-            inst.call_ended(e)
+            if live():
+                inst.call_ended(e)
 
         def on_attempt_ended(e: Any) -> None:
             spans.attempt_ended(e)
-            inst.attempt_ended(e)
+            if live():
+                inst.attempt_ended(e)
 
         def on_wait(e: Any) -> None:
             spans.add_event(e, "resilience.ratelimit.wait", _wait_attrs)
-            inst.rate_limit_wait(e)
+            if live():
+                inst.rate_limit_wait(e)
 
         def on_state(e: Any) -> None:
             spans.add_event(e, "resilience.breaker.state_change", _state_attrs)
-            inst.breaker_state_change(e)
+            if live():
+                inst.breaker_state_change(e)
 
         def event(name: str, build: Callable[[Event], Attributes]) -> Callable[[Any], None]:
             return lambda e: spans.add_event(e, name, build)
@@ -221,7 +228,11 @@ class Telemetry:
 
     def shutdown(self) -> None:
         """Flush and stop the providers given to this instance (SDK ones only).
-        Call it before a short program exits, or buffered spans are lost."""
+        Call it before a short program exits, or buffered spans are lost.
+        Calling it again does nothing."""
+        if self._shut:
+            return
+        self._shut = True
         for provider in (self.tracer_provider, self.meter_provider):
             stop = getattr(provider, "shutdown", None)
             if stop is not None:

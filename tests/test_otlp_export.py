@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from resilience import Call, FakeClock, Pipeline
-from resilience.telemetry import configure
+from resilience.telemetry import Telemetry, configure
 from tests._otel_support import Guard, Hopping, HTTPFailure, Retrying, Script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,12 +113,26 @@ async def receiver() -> AsyncIterator[Receiver]:
 CALL = Call(provider="openai", model="gpt-4o")
 
 
+@pytest.fixture
+async def otlp(receiver: Receiver) -> AsyncIterator[Callable[..., Telemetry]]:
+    """configure(set_global=False, ...); every instance is shut down before
+    the receiver goes away, so no exporter keeps retrying into the void."""
+    made: list[Telemetry] = []
+
+    def make(**settings: Any) -> Telemetry:
+        telemetry = configure(set_global=False, **settings)
+        made.append(telemetry)
+        return telemetry
+
+    yield make
+    for telemetry in made:
+        await asyncio.to_thread(telemetry.shutdown)
+
+
 async def test_spans_attributes_and_events_arrive_over_otlp_http(
-    receiver: Receiver, clock: FakeClock
+    receiver: Receiver, otlp: Callable[..., Telemetry], clock: FakeClock
 ) -> None:
-    tel = configure(
-        service_name="otlp-test", endpoint=receiver.url, export_metrics=True, set_global=False
-    )
+    tel = otlp(service_name="otlp-test", endpoint=receiver.url, export_metrics=True)
     script = Script(
         {
             "openai/gpt-4o": [HTTPFailure(429, headers={"retry-after": "1"}), HTTPFailure(503)],
@@ -187,13 +201,13 @@ async def test_spans_attributes_and_events_arrive_over_otlp_http(
 
 
 async def test_standard_otel_variables_pick_the_endpoint_headers_and_service(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, otlp: Callable[..., Telemetry], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=team-a")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
-    tel = configure(set_global=False)
+    tel = otlp()
 
     async def handler(call: Call) -> str:
         raise HTTPFailure(403)

@@ -435,21 +435,36 @@ def test_defaults_to_the_global_provider_even_when_configured_later() -> None:
         from resilience import Call, Pipeline
         from resilience.telemetry import Telemetry
 
-        tel = Telemetry()  # built before any SDK exists
-        exporter = InMemorySpanExporter()
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        trace.set_tracer_provider(provider)
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
         async def handler(call):
             return "ok"
 
-        asyncio.run(Pipeline(hooks=[tel]).run(handler, Call(provider="openai", model="gpt-4o")))
+        call = Call(provider="openai", model="gpt-4o")
+        tel = Telemetry()  # built before any SDK exists
+        asyncio.run(Pipeline(hooks=[tel]).run(handler, call))  # recorded nowhere
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+        asyncio.run(Pipeline(hooks=[tel]).run(handler, call))
         print([s.name for s in exporter.get_finished_spans()])
+        data = reader.get_metrics_data()
+        names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics
+                 for m in sm.metrics}
+        print(sorted(n for n in names if "duration" in n))
         """
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['attempt openai/gpt-4o', 'chat gpt-4o']"
+    spans, durations = proc.stdout.splitlines()
+    assert spans == "['attempt openai/gpt-4o', 'chat gpt-4o']"
+    assert durations == "['gen_ai.client.operation.duration', 'resilience.attempt.duration']"
 
 
 def test_core_works_with_the_api_alone_and_configure_names_the_extra() -> None:
