@@ -597,3 +597,35 @@ async def test_end_to_end_with_the_real_retry_fallback_and_breaker(
     }
     assert failures == {"unsupported_feature": 1, "rate_limit": 1, "overloaded": 2}
     assert otel.telemetry.open_calls == 0
+
+
+async def test_real_rate_limiter_waits_are_events_on_the_attempt_and_a_histogram(
+    otel: Otel, clock: FakeClock
+) -> None:
+    """Two calls at once under 60 requests a minute with no burst: the second
+    waits about a second, and says so on its attempt span."""
+    from resilience._limit import Limit
+    from resilience._limiter import RateLimiter
+
+    async def handler(call: Call) -> str:
+        return "ok"
+
+    pipeline = Pipeline(
+        RateLimiter(Limit(rpm=60, burst=1), adaptive=False), hooks=[otel.telemetry], clock=clock
+    )
+    tasks = [asyncio.create_task(pipeline.run(handler, CALL)) for _ in range(2)]
+    await clock.run_until_idle()
+    assert [await t for t in tasks] == ["ok", "ok"]
+
+    waits = [
+        dict(e.attributes or {})
+        for s in attempts_of(otel)
+        for e in s.events
+        if e.name == "resilience.ratelimit.wait"
+    ]
+    assert len(waits) == 1
+    assert waits[0]["resilience.ratelimit.dimension"] == "requests"
+    assert waits[0]["resilience.ratelimit.wait"] == pytest.approx(1.0, abs=0.05)
+    assert not [e for s in otel.named("chat ") for e in s.events]
+    (point,) = otel.points("resilience.ratelimit.wait")
+    assert point[1].count == 1 and point[1].sum == pytest.approx(1.0, abs=0.05)
