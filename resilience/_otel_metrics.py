@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.metrics import Meter, NoOpCounter
 
-from resilience._errors import ProviderError
+from resilience._errors import CircuitOpenError
 from resilience._events import (
     AttemptEnded,
     BreakerStateChange,
@@ -93,9 +93,9 @@ class Instruments:
             attrs[ERROR_TYPE] = kind
         self.attempt_duration.record(max(event.duration, 0.0), attrs)
         failure = event.failure
-        # Only what a provider (or the network) answered counts as a failure;
-        # a breaker rejection or a cancellation sent no request.
-        if failure is not None and isinstance(event.error, ProviderError):
+        # What a provider or the network did counts; a breaker rejection sent
+        # no request (and a plain cancellation carries no failure).
+        if failure is not None and not isinstance(event.error, CircuitOpenError):
             counted: dict[str, Any] = {BUCKET: failure.bucket.value, KIND: failure.kind.value}
             if call is not None:
                 counted[PROVIDER] = call.provider

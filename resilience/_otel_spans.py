@@ -188,12 +188,12 @@ class SpanRecorder:
         entry = self._open.pop(event.call_id, None)
         if entry is None:
             return
-        # Whatever attempt is still open (a cancelled task, a subscriber that
-        # missed an event) ends with the call rather than leaking.
-        for number in sorted(entry.attempts, reverse=True):
-            left = entry.attempts[number]
-            _detach(left.token)
-            left.span.end()
+        # Whatever attempt is still open (a subscriber that missed an event)
+        # ends with the call rather than leaking. Its context token is not
+        # detached: it may belong to another task, and resetting the call's
+        # own token below restores what was current before the call anyway.
+        for attempt in entry.attempts.values():
+            attempt.span.end()
         _detach(entry.token)
         span = entry.span
         if span.is_recording():

@@ -629,3 +629,33 @@ async def test_real_rate_limiter_waits_are_events_on_the_attempt_and_a_histogram
     assert not [e for s in otel.named("chat ") for e in s.events]
     (point,) = otel.points("resilience.ratelimit.wait")
     assert point[1].count == 1 and point[1].sum == pytest.approx(1.0, abs=0.05)
+
+
+async def test_an_attempt_cut_by_attempt_timeout_is_recorded_as_a_timeout(
+    otel: Otel, clock: FakeClock
+) -> None:
+    from resilience._retry import Retry
+
+    hung = True
+
+    async def handler(call: Call) -> str:
+        nonlocal hung
+        if hung:
+            hung = False
+            await clock.sleep(3600)
+        return "ok"
+
+    retry = Retry(2, base=0.1, jitter="none", budget=None, attempt_timeout=5.0)
+    pipeline = Pipeline(retry, hooks=[otel.telemetry], clock=clock)
+    task = asyncio.create_task(pipeline.run(handler, CALL))
+    await clock.run_until_idle()
+    assert await task == "ok"
+    first, second = attempts_of(otel)
+    attrs = dict(first.attributes or {})
+    assert attrs["error.type"] == "timeout"
+    assert attrs["resilience.failure.bucket"] == "network"
+    assert "error.type" not in dict(second.attributes or {})
+    failures = {
+        a["resilience.failure.kind"]: p.value for a, p in otel.points("resilience.failures")
+    }
+    assert failures == {"timeout": 1}
