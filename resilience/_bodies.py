@@ -23,6 +23,7 @@ per provider:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ _STATUS_KEYS = (
     "httpStatus",
 )
 _MAX_DEPTH = 6
+_HTML_STATUS = re.compile(r"(?:^|[\s|])([45]\d\d)(?::|\s|$)")
 
 
 @dataclass(slots=True)
@@ -146,6 +148,7 @@ class _Walker:
                 self.code_and_type(obj, top=True)
         elif isinstance(err, str) and err.strip():
             self.status_from(obj)
+            self.misc(obj)
             self.code_and_type(obj, top=True)
             if not self.nested_text(err, depth):
                 self.set_message(err)
@@ -317,7 +320,19 @@ class _Walker:
                 self.add_text(_text(d.get("message")))
 
     def misc(self, d: dict[str, Any]) -> None:
-        """Errors reported inside a 200 body: safety blocks and filtered choices."""
+        """Errors reported inside a 200 body (safety blocks, filtered choices),
+        an event-stream frame's own headers, and a model still loading."""
+        headers = d.get("headers")
+        if isinstance(headers, dict):
+            for key in (":exception-type", ":error-code", "x-amzn-errortype"):
+                if isinstance(headers.get(key), str):
+                    self.add_ident(headers[key])
+        inner_body = d.get("body")
+        if isinstance(inner_body, bytes | str) and inner_body:
+            self.merge_upstream(parse_body(inner_body))
+        wait = d.get("estimated_time")  # Hugging Face: model loading, ready in N s
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            self.out.retry_delay = self.out.retry_delay or float(wait)
         feedback = d.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             self.add_ident("block_" + str(feedback["blockReason"]))
@@ -346,6 +361,10 @@ def parse_body(body: Any) -> ParsedBody:
         if dec.html:
             out.message = dec.extra.get("title", "") or dec.text[:200]
             walker.add_text(dec.text)
+            # "502 Bad Gateway", "example.com | 524: A timeout occurred"
+            m = _HTML_STATUS.search(out.message)
+            if m and out.status is None:
+                out.status = _http_status(m.group(1))
         elif not out.message and dec.text and dec.obj is None:
             out.message = dec.text
             walker.add_text(dec.text)

@@ -83,17 +83,19 @@ _PRIORITY = (
     K.GATEWAY,
     K.TIMEOUT,
     K.SERVER,
+    K.CONNECTION,
     K.CLIENT_CLOSED,
 )
-_SERVER_SIDE = frozenset({K.OVERLOADED, K.GATEWAY, K.TIMEOUT, K.SERVER})
+# Outage kinds: wording alone may not turn a 4xx into one of these.
+_SERVER_SIDE = frozenset({K.OVERLOADED, K.GATEWAY, K.TIMEOUT, K.SERVER, K.CONNECTION})
 _BY_STATUS: dict[int, frozenset[Kind]] = {
-    401: frozenset({K.AUTH, K.BILLING, K.PERMISSION}),
+    401: frozenset({K.AUTH, K.BILLING}),
     402: frozenset({K.BILLING, K.QUOTA}),
     403: frozenset({K.PERMISSION, K.AUTH, K.BILLING, K.QUOTA, K.RATE_LIMIT, K.CONTENT_FILTER}),
     404: frozenset({K.NOT_FOUND}),
     408: frozenset({K.TIMEOUT}),
     413: frozenset({K.PAYLOAD_TOO_LARGE, K.CONTEXT_LENGTH}),
-    429: frozenset({K.BILLING, K.QUOTA, K.RATE_LIMIT, K.PAYLOAD_TOO_LARGE, K.CONTEXT_LENGTH}),
+    429: frozenset({K.BILLING, K.QUOTA, K.RATE_LIMIT, K.PAYLOAD_TOO_LARGE}),
     499: frozenset({K.CLIENT_CLOSED}),
 }
 _PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
@@ -133,10 +135,16 @@ def _allowed(kind: Kind, status: int | None, strong: bool, base: Kind | None) ->
     """May evidence for ``kind`` override what ``status`` says?"""
     if status is None or 200 <= status < 300:
         return True
+    if kind is base:
+        return True
     if status >= 500:
         if kind in (K.CONTEXT_LENGTH, K.CONTENT_FILTER):
             return True
-        return kind is K.OVERLOADED and base is K.SERVER
+        # Within 5xx only the flavour of outage may change: a 500 that says
+        # "overloaded", a 503 from a proxy with no healthy upstream.
+        if kind is K.OVERLOADED:
+            return base is K.SERVER
+        return kind is K.GATEWAY and base in (K.SERVER, K.OVERLOADED)
     if status in _BY_STATUS:
         if status == 429 and kind is K.OVERLOADED:
             return strong

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from resilience._failure import Kind
 
-__all__ = ["STRONG_IDENTS", "WEAK_IDENTS", "ident_kind"]
+__all__ = ["STRONG_IDENTS", "WEAK_IDENTS", "ident_kind", "weak_kind"]
 
 _STRONG = {
     Kind.RATE_LIMIT: """
@@ -36,7 +36,8 @@ _STRONG = {
         payment_required paymentrequired paymentrequirederror insufficient_balance
         insufficient_funds insufficient_credits credit_balance_too_low billing_disabled
         billing_not_enabled user_profile_not_billable linked_organization_billing_unavailable
-        account_balance_insufficient
+        account_balance_insufficient credit_limit credit_limit_exceeded arrearage
+        exceeded_current_quota_error insufficient_credit
     """,
     Kind.AUTH: """
         invalid_api_key api_key_invalid authentication_error authenticationerror
@@ -61,7 +62,7 @@ _STRONG = {
     Kind.CONTEXT_LENGTH: """
         context_length_exceeded model_context_window_exceeded context_window_exceeded
         string_above_max_length contextwindowexceedederror contextoverflowerror prompt_too_long
-        context_length_exceeded_error
+        context_length_exceeded_error exceed_context_size_error input_too_long
     """,
     Kind.CONTENT_FILTER: """
         content_filter content_policy_violation responsibleaipolicyviolation content_filtered
@@ -109,8 +110,13 @@ _WEAK = {
 }
 
 
+def _key(name: str) -> str:
+    # RateLimitExceeded, rate_limit_exceeded and rate-limit-exceeded are one identifier.
+    return name.replace("_", "").replace("-", "")
+
+
 def _table(groups: dict[Kind, str]) -> dict[str, Kind]:
-    return {name: kind for kind, names in groups.items() for name in names.split()}
+    return {_key(name): kind for kind, names in groups.items() for name in names.split()}
 
 
 STRONG_IDENTS: dict[str, Kind] = _table(_STRONG)
@@ -120,11 +126,17 @@ WEAK_IDENTS: dict[str, Kind] = _table(_WEAK)
 def ident_kind(name: str) -> Kind | None:
     """The kind a strong identifier names, reading quota windows from Google
     quota ids (``...PerDay...`` is a quota, ``...PerMinute...`` a rate limit)."""
-    kind = STRONG_IDENTS.get(name)
+    key = _key(name)
+    kind = STRONG_IDENTS.get(key)
     if kind is not None:
         return kind
-    if "perday" in name or "per_day" in name:
+    if "perday" in key:
         return Kind.QUOTA
-    if "perminute" in name or "per_minute" in name:
+    if "perminute" in key:
         return Kind.RATE_LIMIT
     return None
+
+
+def weak_kind(name: str) -> Kind | None:
+    """The kind a weak identifier hints at, or None."""
+    return WEAK_IDENTS.get(_key(name))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from resilience._codes import WEAK_IDENTS, ident_kind
+from resilience._codes import ident_kind, weak_kind
 from resilience._failure import Kind
 from resilience._ratelimit_headers import parse_duration
 
@@ -53,6 +53,10 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         \boverdue\b
         account (?:is )?(?:not active|in arrears)
         free (?:tier|trial|credits?) (?:has |have )?(?:expired|ended|been used)
+        insufficient credit
+        credit limit (?:exceeded|reached|has been)
+        included credits
+        credits? (?:exhausted|depleted|used up|have run out)
     """),
     ),
     (
@@ -92,7 +96,7 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         tokens? \+ .{0,40}must be <=
         longer than (?:the )?(?:model'?s? )?(?:maximum )?context
         string too long\. expected a string with maximum length
-        too many (?:input |prompt )?tokens(?![^.]{0,40}(?:wait|per min|rate|try again))
+        too many (?:input |prompt )?tokens[^.]{0,60}(?:prompt|input|context|maximum|cannot exceed)
         input length .{0,40}exceed
         requested \d+ tokens.{0,80}maximum
     """),
@@ -145,6 +149,7 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         unexpected keyword argument
         is not a valid parameter
         does not accept
+        (?:is )?not enabled for
     """),
     ),
     (
@@ -154,6 +159,8 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         model\b.{0,80}\b(?:is not available|is not supported for)
         (?:no such|unknown|invalid|unrecognized) model
         not a valid model
+        model (?:id(?:entifier)?|name) (?:provided )?(?:is )?(?:invalid|not valid|unknown)
+        invalid model (?:id|identifier|name)
         \bdecommissioned\b
         no longer (?:available|supported|exists)
         \bnot found\b
@@ -177,6 +184,8 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         must be verified
         requires? (?:organization )?verification
         not been granted
+        insufficient permissions
+        missing scopes?
         (?:is|are) blocked
     """),
     ),
@@ -189,12 +198,14 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         max(?:imum)? (?:request |body )?(?:size|bytes)
         exceeded limit on max bytes
         (?:body|file|image) (?:is )?too large
+        exceeds (?:the )?\d+(?:\.\d+)? ?[kmg]i?b\b
+        \d+ bytes > \d+ bytes
     """),
     ),
     (
         Kind.QUOTA,
         _lines(r"""
-        per ?day\b
+        per[ _]?day\b
         daily (?:limit|quota|request)
         \b(?:rpd|tpd)\b
         monthly (?:limit|quota|spend|usage)
@@ -213,6 +224,7 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         slow down
         (?:requests|tokens) per (?:minute|min|second|sec)
         \b(?:rpm|tpm|rps|tps)\b
+        per_?minute
         resource (?:has been )?exhausted
         too many (?:concurrent|parallel)
         concurrency limit
@@ -247,7 +259,7 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         no healthy upstream
         origin (?:web server|is unreachable|dns)
         web server is down
-        error code:? 5(?:0[24]|2[1-9]|30)\b
+        error code:? (?:50[24]|52[1-8]|530)\b
     """),
     ),
     (
@@ -297,7 +309,7 @@ _FEATURE_WORDS: list[tuple[str, re.Pattern[str]]] = [
     """)),
     ("images", _lines(r"\bimages?\b|image[_ ](?:input|url|content)|\bvision\b|multimodal")),
     ("audio", _lines(r"\baudio\b")),
-    ("system", _lines(r"system (?:message|prompt|role|instruction)s?|'system'|\"system\"")),
+    ("system", _lines(r"(?:system|developer) (?:message|prompt|role|instruction)s?|'system'")),
     ("thinking", _lines(r"\bthinking\b|\breasoning(?:_effort)?\b")),
 ]  # fmt: skip
 _PARAM_ALIASES = {
@@ -308,9 +320,16 @@ _PARAM_ALIASES = {
     "streaming": "stream", "image": "images", "images": "images", "image_url": "images",
     "vision": "images",
 }  # fmt: skip
-_PLAIN_PARAMS = frozenset(
-    {"temperature", "seed", "stop", "n", "logprobs", "system", "metadata", "store", "top_p"}
+_KNOWN_PARAMS = frozenset(
+    {
+        *("temperature", "top_p", "top_k", "seed", "stop", "n", "logprobs", "top_logprobs"),
+        *("presence_penalty", "frequency_penalty", "logit_bias", "max_tokens", "system"),
+        *("max_completion_tokens", "max_output_tokens", "parallel_tool_calls", "store"),
+        *("reasoning_effort", "reasoning", "thinking", "service_tier", "metadata", "user"),
+        *("prediction", "modalities", "audio", "web_search_options", "cache_control"),
+    }
 )
+_NOT_A_PARAM = re.compile(r"error|invalid|forbidden|unsupported|value|parameter|type", re.I)
 _GENERIC_PARAMS = frozenset({"messages", "input", "model", "prompt", "contents", "body", "role"})
 _QUOTED = re.compile(r"['\"`]([A-Za-z_][A-Za-z0-9_.\[\]]{1,40})['\"`]")
 _RETRY_TEXT = re.compile(
@@ -350,15 +369,20 @@ def _feature_from_param(param: str | None) -> str | None:
 
 
 def _feature(text: str, param: str | None) -> str | None:
+    """The feature or parameter a rejection names: the ``param`` field, then a
+    quoted parameter name, then a feature word, then any quoted snake_case name."""
     found = _feature_from_param(param)
     if found:
         return found
-    for m in _QUOTED.finditer(text):
-        name = _feature_from_param(m.group(1))
-        if name and ("_" in name or name in _PARAM_ALIASES.values() or name in _PLAIN_PARAMS):
+    quoted = [_feature_from_param(m.group(1)) for m in _QUOTED.finditer(text)]
+    for name in quoted:
+        if name and (name in _PARAM_ALIASES.values() or name in _KNOWN_PARAMS):
             return name
     for name, rx in _FEATURE_WORDS:
         if rx.search(text):
+            return name
+    for name in quoted:
+        if name and "_" in name and not _NOT_A_PARAM.search(name):
             return name
     return None
 
@@ -372,8 +396,10 @@ def find_signals(idents: list[str], text: str, param: str | None = None) -> Sign
             if kind is not None:
                 if kind not in out.strong:
                     out.strong.append(kind)
-            elif name in WEAK_IDENTS and WEAK_IDENTS[name] not in out.weak:
-                out.weak.append(WEAK_IDENTS[name])
+            else:
+                weak = weak_kind(name)
+                if weak is not None and weak not in out.weak:
+                    out.weak.append(weak)
         sample = text[:8000]
         if _REQUEST_TOO_LARGE.search(sample):
             out.oversized_for_rate = True
