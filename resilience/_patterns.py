@@ -109,9 +109,9 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
         (?:invalid|incorrect|wrong|expired|revoked|missing) access[ _]token
         (?:invalid|incorrect|wrong|expired|missing) auth(?:entication|orization)?[ _]token
         (?:invalid|incorrect|wrong|expired|missing) credentials?
-        api[ _-]?key (?:is |was |has been )?(?:not valid|invalid|incorrect|expired|revoked|missing)
-        api[ _-]?key (?:is |was |has been )?(?:not found|required|disabled|reported as leaked)
-        api[ _-]?key (?:is |was |has been )?(?:not provided|malformed)
+        api[ _-]?key\b[^.;]{0,40}?\b(?:not valid|invalid|incorrect|wrong|expired|revoked|malformed)
+        api[ _-]?key\b[^.;]{0,40}?\b(?:missing|not found|required|disabled|reported as leaked)
+        api[ _-]?key\b[^.;]{0,40}?\bnot (?:provided|set|recogni[sz]ed)
         authentication (?:fail|error|required|is required|credentials|token)
         could not (?:validate|verify|resolve) (?:credentials|authentication)
         security token included in the request is (?:invalid|expired)
