@@ -21,8 +21,10 @@ _PREFIXED = re.compile(
     r"(?<![A-Za-z0-9])"
     r"(sk-ant-(?:api\d\d-|admin\d\d-)?|sk-(?:proj-|svcacct-|admin-|or-v1-)?|rk-|"
     r"AIza|gsk_|xai-|hf_|r8_|pplx-|nvapi-|csk-|fw_|ghp_|gho_|github_pat_|"
-    r"sk_live_|sk_test_|pk_live_|AKIA|ASIA|glpat-|xox[abpr]-)"
-    r"[A-Za-z0-9_\-*]{6,}"
+    r"sk_live_|sk_test_|pk_live_|glpat-|xox[abpr]-)"
+    # Even a masked key ("sk-abc...xyz") keeps its real first characters.
+    r"[A-Za-z0-9_\-*]{3,}(?:\.{3}[A-Za-z0-9]{2,})?"
+    r"|(?<![A-Za-z0-9])(AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"
 )
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/\-]{6,}=*")
 # name=value / name: value for credential-like names, in JSON, headers or URLs.
@@ -59,7 +61,7 @@ def redact(text: str) -> str:
     try:
         if not text:
             return ""
-        out = _PREFIXED.sub(lambda m: m.group(1) + MASK, text)
+        out = _PREFIXED.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
         out = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, out)
         out = _JWT.sub(MASK, out)
         out = _NAMED.sub(_mask_named, out)
