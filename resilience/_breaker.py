@@ -29,13 +29,13 @@ and LLM traffic:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random as _random
-from collections.abc import Callable, Generator, Sequence
-from typing import Any, NoReturn, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
+from resilience._breaker_permit import BreakerListener, Entries, Permit
 from resilience._breaker_store import (
     STATE_CLOSED,
     STATE_HALF_OPEN,
@@ -64,14 +64,6 @@ PROVIDER_MODELS = 2
 JITTER = 0.2
 
 
-@runtime_checkable
-class BreakerListener(Protocol):
-    """Told about every state change (a callable taking the
-    ``BreakerStateChange`` event works too)."""
-
-    def on_state_change(self, key: str, old: str, new: str) -> None: ...
-
-
 class _Local:
     """What one process keeps about a key beside the shared record."""
 
@@ -83,60 +75,6 @@ class _Local:
         self.generation = 0  # bumped on every transition; older permits lose their vote
         self.seen = state  # the state this process last acted on
         self.models: dict[str, float] = {}  # provider keys: model -> last trip time
-
-
-class Permit:
-    """Admission of one call: report exactly one outcome.
-
-    ``success()``, ``failure(failure)`` or ``cancel()`` (no verdict; frees a
-    half-open probe slot). Later calls are ignored, so reporting twice is
-    harmless. Awaitable (``await breaker.allow(call)`` gives the permit).
-    """
-
-    __slots__ = ("_breaker", "_call", "_done", "_entries")
-
-    def __init__(
-        self, breaker: CircuitBreaker, call: Call, entries: list[tuple[str, int, bool]]
-    ) -> None:
-        self._breaker = breaker
-        self._call = call
-        self._entries = entries  # (key, generation, is_probe)
-        self._done = False
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    @property
-    def probing(self) -> bool:
-        """True when this call is a half-open probe for at least one key."""
-        return any(probe for _, _, probe in self._entries)
-
-    def success(self) -> None:
-        self._finish("success", None)
-
-    def failure(self, failure: Failure) -> None:
-        self._finish("failure", failure)
-
-    def cancel(self) -> None:
-        self._finish("cancel", None)
-
-    def _finish(self, outcome: str, failure: Failure | None) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._breaker._settle(self._call, self._entries, outcome, failure)
-
-    def __await__(self) -> Generator[Any, None, Permit]:
-        return self
-        yield  # pragma: no cover - makes this a generator
-
-    def __del__(self) -> None:
-        # A permit dropped without a verdict must not hold a probe slot forever.
-        if not self._done and self.probing:
-            self._done = True
-            with contextlib.suppress(Exception):  # interpreter shutdown
-                self._breaker._settle(self._call, self._entries, "cancel", None)
 
 
 def _number(field: str, value: object, low: float, *, inclusive: bool = False) -> float:
@@ -259,7 +197,7 @@ class CircuitBreaker:
                 probes.append(True)
             else:
                 probes.append(False)
-        entries: list[tuple[str, int, bool]] = []
+        entries: Entries = []
         for key, probe in zip(self.keys_for(call), probes, strict=True):
             loc = self._local[key]
             if probe:
@@ -319,7 +257,7 @@ class CircuitBreaker:
     def _settle(
         self,
         call: Call,
-        entries: list[tuple[str, int, bool]],
+        entries: Entries,
         outcome: str,
         failure: Failure | None,
     ) -> None:
