@@ -1,0 +1,89 @@
+"""How right and how fast classify() is on the cited real provider errors.
+
+Peers in the same run, on the same cases:
+
+* ``status only``: DESIGN.md's status table alone (what a classifier that
+  ignores bodies would say), with retryable = 408/409/429/5xx, the rule the
+  openai and anthropic SDKs use for their own retries;
+* ``classify``: this library, reading status, headers and body.
+
+Reported: kind accuracy, retryable accuracy, retry_after accuracy (the wait
+the response asked for, within 1 ms) and the cost per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks._common import emit
+from resilience._classify import STATUS_KINDS, classify
+from resilience._failure import Failure, Kind
+from tests.classify_cases import CASES
+
+NOW = 1_700_000_000.0
+
+
+def _status_only(case: dict[str, Any]) -> Failure:
+    status = case["status"]
+    if not isinstance(status, int) or not 400 <= status < 600:
+        return Failure.of(Kind.UNKNOWN, status=status)
+    kind = STATUS_KINDS.get(status, Kind.SERVER if status >= 500 else Kind.BAD_REQUEST)
+    retryable = status in (408, 409, 429) or status >= 500
+    return Failure.of(kind, status=status, retryable=retryable)
+
+
+def _classify(case: dict[str, Any]) -> Failure:
+    return classify(
+        status=case["status"],
+        headers=case["headers"],
+        body=case["body"],
+        provider=case["provider"],
+        now=NOW,
+    )
+
+
+def _score(fn: Callable[[dict[str, Any]], Failure], repeat: int) -> dict[str, Any]:
+    kind = retry = wait = 0
+    for case in CASES:
+        f = fn(case)
+        kind += f.kind.value == case["kind"]
+        retry += f.retryable is case["retryable"]
+        expected = case["retry_after"]
+        wait += (
+            f.retry_after is None
+            if expected is None
+            else f.retry_after is not None and math.isclose(f.retry_after, expected, abs_tol=1e-3)
+        )
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for case in CASES:
+            fn(case)
+    per_call = (time.perf_counter() - start) / (repeat * len(CASES))
+    n = len(CASES)
+    return {
+        "kind_ok": f"{kind}/{n}",
+        "retryable_ok": f"{retry}/{n}",
+        "retry_after_ok": f"{wait}/{n}",
+        "us_per_call": per_call * 1e6,
+    }
+
+
+async def measure(quick: bool = False) -> dict[str, Any]:
+    repeat = 2 if quick else 30
+    rows = [
+        {"classifier": "status only", **_score(_status_only, repeat)},
+        {"classifier": "classify", **_score(_classify, repeat)},
+    ]
+    return emit("classify", rows, cases=len(CASES), repeat=repeat, quick=quick)
+
+
+def main() -> None:
+    asyncio.run(measure())
+
+
+if __name__ == "__main__":
+    main()
