@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from resilience._codes import ident_kind, weak_kind
 from resilience._failure import Kind
+from resilience._features import feature_named
 from resilience._ratelimit_headers import parse_duration
 
 __all__ = ["Signals", "find_signals", "retry_after_from_text"]
@@ -290,48 +291,6 @@ _TEXT: list[tuple[Kind, re.Pattern[str]]] = [
     ),
 ]
 
-# Feature names the fallback middleware turns off ("tools", "json", "stream")
-# come first; anything else is reported by its parameter name.
-_FEATURE_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("parallel_tool_calls", _lines(r"parallel[_ ]tool[_ ]calls?")),
-    ("json", _lines(r"""
-        response[_ ]format
-        json[_ ](?:schema|object|mode)
-        structured[_ ]output
-        \bjson\b
-    """)),
-    ("stream", _lines(r"\bstream(?:ing|_options)?\b")),
-    ("tools", _lines(r"""
-        \btools?\b
-        tool[_ ](?:use|choice|calls?|calling)
-        function[_ ]call
-        \bfunctions\b
-    """)),
-    ("images", _lines(r"\bimages?\b|image[_ ](?:input|url|content)|\bvision\b|multimodal")),
-    ("audio", _lines(r"\baudio\b")),
-    ("system", _lines(r"(?:system|developer) (?:message|prompt|role|instruction)s?|'system'")),
-    ("thinking", _lines(r"\bthinking\b|\breasoning(?:_effort)?\b")),
-]  # fmt: skip
-_PARAM_ALIASES = {
-    "response_format": "json", "json_schema": "json", "json_object": "json",
-    "structured_outputs": "json", "text.format": "json", "tools": "tools", "tool_choice": "tools",
-    "tool_calls": "tools", "tool": "tools", "functions": "tools", "function_call": "tools",
-    "function_calling": "tools", "stream": "stream", "stream_options": "stream",
-    "streaming": "stream", "image": "images", "images": "images", "image_url": "images",
-    "vision": "images",
-}  # fmt: skip
-_KNOWN_PARAMS = frozenset(
-    {
-        *("temperature", "top_p", "top_k", "seed", "stop", "n", "logprobs", "top_logprobs"),
-        *("presence_penalty", "frequency_penalty", "logit_bias", "max_tokens", "system"),
-        *("max_completion_tokens", "max_output_tokens", "parallel_tool_calls", "store"),
-        *("reasoning_effort", "reasoning", "thinking", "service_tier", "metadata", "user"),
-        *("prediction", "modalities", "audio", "web_search_options", "cache_control"),
-    }
-)
-_NOT_A_PARAM = re.compile(r"error|invalid|forbidden|unsupported|value|parameter|type", re.I)
-_GENERIC_PARAMS = frozenset({"messages", "input", "model", "prompt", "contents", "body", "role"})
-_QUOTED = re.compile(r"['\"`]([A-Za-z_][A-Za-z0-9_.\[\]]{1,40})['\"`]")
 _RETRY_TEXT = re.compile(
     r"(?:try again|retry|wait|resets?|available again)\s+(?:again\s+)?(?:in|after|for)?\s*~?"
     r"(\d+(?:\.\d+)?\s*[a-zµ]*(?:\s*\d+(?:\.\d+)?\s*[a-zµ]+)*)",
@@ -354,37 +313,6 @@ class Signals:
     text: list[Kind] = field(default_factory=list)
     oversized_for_rate: bool = False
     feature: str | None = None
-
-
-def _feature_from_param(param: str | None) -> str | None:
-    if not param:
-        return None
-    lowered = param.strip().lower()
-    if lowered in _PARAM_ALIASES:
-        return _PARAM_ALIASES[lowered]
-    base = re.split(r"[\[.]", lowered, maxsplit=1)[0]
-    if not base or base in _GENERIC_PARAMS:
-        return None
-    return _PARAM_ALIASES.get(base, base)
-
-
-def _feature(text: str, param: str | None) -> str | None:
-    """The feature or parameter a rejection names: the ``param`` field, then a
-    quoted parameter name, then a feature word, then any quoted snake_case name."""
-    found = _feature_from_param(param)
-    if found:
-        return found
-    quoted = [_feature_from_param(m.group(1)) for m in _QUOTED.finditer(text)]
-    for name in quoted:
-        if name and (name in _PARAM_ALIASES.values() or name in _KNOWN_PARAMS):
-            return name
-    for name, rx in _FEATURE_WORDS:
-        if rx.search(text):
-            return name
-    for name in quoted:
-        if name and "_" in name and not _NOT_A_PARAM.search(name):
-            return name
-    return None
 
 
 def find_signals(idents: list[str], text: str, param: str | None = None) -> Signals:
@@ -411,7 +339,7 @@ def find_signals(idents: list[str], text: str, param: str | None = None) -> Sign
                     break
         out.text = [kind for kind, rx in _TEXT if rx.search(sample)]
         if Kind.UNSUPPORTED_FEATURE in out.text or Kind.UNSUPPORTED_FEATURE in out.strong:
-            out.feature = _feature(sample, param)
+            out.feature = feature_named(sample, param)
     except Exception:
         return out
     return out
