@@ -1,0 +1,430 @@
+"""RedisStore: limiter buckets and breaker state shared by many processes.
+
+One store serves a :class:`RateLimiter` (``store=``) and a
+:class:`CircuitBreaker` (``store=``) at once. Each limiter operation is one
+``EVALSHA`` of a script from :mod:`resilience._redis_scripts` (``EVAL`` when
+the server lost its script cache), so an admission costs one round trip and
+N processes draw on one bucket. Breaker state is cached per process and kept
+fresh by pub/sub plus a periodic read (see :mod:`resilience._redis_breaker`).
+
+Redis is never on the critical path of a call: every operation has a short
+timeout, and when one fails the store logs one warning, serves from local
+state (the limiter at ``local_share`` of each limit, the breaker on its own
+counts), probes Redis in the background with backoff on the injected clock,
+and resumes sharing when it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random as _random
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from redis.exceptions import NoScriptError, RedisError
+
+from resilience import _bucket
+from resilience._breaker_store import BreakerRecord
+from resilience._clock import Clock
+from resilience._context import clock_of
+from resilience._errors import ConfigError
+from resilience._limiter_store import Grant, MemoryStore, Rates
+from resilience._redis_breaker import RedisBreakers
+from resilience._redis_scripts import (
+    LIM_ADJUST,
+    LIM_HOLD,
+    LIM_RESERVE,
+    LIM_SYNC,
+    RedisUnavailable,
+    Script,
+)
+
+__all__ = ["RedisStore", "RedisUnavailable"]
+
+log = logging.getLogger("resilience")
+
+REGISTER_EVERY = 5.0
+"""Seconds between two registrations of this process in the worker set."""
+
+WORKER_WINDOW = 20.0
+"""A process that has not registered for this long no longer counts as a
+worker (it stopped, or it has no traffic and takes no share)."""
+
+SERVER_MARK = 1e9
+"""Reservation marks from Redis are server Unix times (well above this);
+marks from the local fallback are readings of a monotonic clock (far
+below). A refund carries its mark, so this tells which bucket it belongs to."""
+
+
+def _positive(field: str, value: object, *, allow_zero: bool = False) -> float:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        raise ConfigError(field, value, f"a finite number {'>=' if allow_zero else '>'} 0")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _num(value: Any) -> float:
+    return float(value)  # bytes or str from Redis: float() takes both
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller saw it, or had gone
+
+    return done
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait for them, asking again where redis.asyncio
+    swallowed the first request (see :meth:`RedisStore.eval`)."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(10):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+
+
+class RedisStore:
+    """Limiter and breaker state in Redis, for many worker processes.
+
+    ``client``: a ``redis.asyncio.Redis`` (yours: the store never closes it).
+    ``prefix``: key namespace (``{prefix}:lim:{key}``, ``{prefix}:brk:{key}``).
+    ``ttl``: seconds an idle key lives (after its bucket drained or its open
+    period ended). ``timeout``: the longest one Redis operation may take
+    before the call goes on without it. ``local_share``: the part of each
+    limit one process takes while Redis is unreachable; None means 1/N for
+    the N processes seen sharing this store lately (1 if it never reached
+    Redis). ``breaker_refresh``: the longest a process trusts its cached
+    breaker state when pub/sub is silent. ``backoff``/``max_backoff``: the
+    reconnection delays. ``clock``: the clock of the limiter and breaker
+    using this store (None: theirs, i.e. the pipeline's).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "resilience",
+        ttl: float = 900.0,
+        timeout: float = 0.25,
+        local_share: float | None = None,
+        breaker_refresh: float = 1.0,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        clock: Clock | None = None,
+        random: _random.Random | None = None,
+    ) -> None:
+        if not callable(getattr(client, "evalsha", None)):
+            raise ConfigError("client", type(client).__name__, "a redis.asyncio.Redis client")
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigError("prefix", prefix, "a non-empty string")
+        self.client = client
+        self.prefix = prefix
+        self.ttl = _positive("ttl", ttl)
+        self.timeout = _positive("timeout", timeout)
+        if local_share is not None:
+            local_share = _positive("local_share", local_share)
+            if local_share > 1.0:
+                raise ConfigError("local_share", local_share, "a share in (0, 1], or None")
+        self.local_share = local_share
+        self.breaker_refresh = _positive("breaker_refresh", breaker_refresh, allow_zero=True)
+        self.backoff = _positive("backoff", backoff)
+        self.max_backoff = _positive("max_backoff", max_backoff)
+        if self.max_backoff < self.backoff:
+            raise ConfigError("max_backoff", max_backoff, f">= backoff ({backoff})")
+        self._clock = clock
+        self._random = random if random is not None else _random.Random()
+        self._id = uuid.uuid4().hex[:16]
+        self._workers_key = f"{prefix}:workers"
+        self._next_register = -math.inf
+        self._floor = 0
+        self._floor_until = -math.inf
+        self.workers = 0
+        """Processes seen sharing this store lately (0: not known yet)."""
+        self._local = MemoryStore()
+        self._healthy = True
+        self._back = asyncio.Event()
+        self._back.set()
+        self._down_since = 0.0
+        self.outages = 0
+        """How many times Redis became unreachable (one warning each)."""
+        self._reconnect: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._commands: set[asyncio.Task[Any]] = set()
+        self._breakers = RedisBreakers(self)
+
+    # -- health ------------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """False while Redis is unreachable and state is local."""
+        return self._healthy
+
+    @property
+    def share(self) -> float:
+        """The part of each limit this process takes while Redis is down."""
+        if self.local_share is not None:
+            return self.local_share
+        return 1.0 / self.workers if self.workers > 1 else 1.0
+
+    def _now(self) -> float:
+        return clock_of(self._clock).monotonic()
+
+    async def wait_healthy(self) -> None:
+        """Return once Redis answers again (at once when it does)."""
+        await self._back.wait()
+
+    def _failed(self, exc: BaseException) -> None:
+        if not self._healthy:
+            return
+        self._healthy = False
+        self._back.clear()
+        self.outages += 1
+        clock = clock_of(self._clock)
+        self._down_since = clock.monotonic()
+        log.warning(
+            "resilience: Redis store %r unreachable (%s: %s); limits and breakers continue on "
+            "local state (this process takes %.3g of each limit) until it answers again",
+            self.prefix,
+            type(exc).__name__,
+            str(exc)[:200],
+            self.share,
+        )
+        self._reconnect = self.spawn(self._reconnect_loop(clock))
+
+    async def _reconnect_loop(self, clock: Clock) -> None:
+        delay = self.backoff
+        while True:
+            # Jitter keeps a fleet of workers from reconnecting in lockstep.
+            await clock.sleep(delay * (0.5 + 0.5 * self._random.random()))
+            try:
+                async with asyncio.timeout(self.timeout * 4):
+                    await self.client.ping()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = min(self.max_backoff, delay * 2.0)
+        # Pooled connections from before the outage are dead; drop the idle ones
+        # so the first calls after it do not trip over them.
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.disconnect(inuse_connections=False)
+        self._healthy = True
+        self._back.set()
+        self._reconnect = None
+        now = clock.monotonic()
+        self._next_register = -math.inf
+        self._floor, self._floor_until = self.workers, now + WORKER_WINDOW
+        log.info(
+            "resilience: Redis store %r reachable again after %.1fs; state shared again",
+            self.prefix,
+            now - self._down_since,
+        )
+        self._breakers.resumed()
+
+    async def eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One script call, bounded by ``timeout``; raises RedisUnavailable.
+
+        The command runs in a task of its own and the caller awaits it through
+        ``shield``: redis.asyncio sometimes swallows a cancellation that lands
+        mid-command (redis/redis-py#2028), which would leave a cancelled call
+        queued forever. Shielded, the caller's cancellation always lands; the
+        command finishes (within ``timeout``) on its own.
+        """
+        if not self._healthy:
+            raise RedisUnavailable("Redis is down")
+        task = asyncio.get_running_loop().create_task(self._eval(script, keys, args))
+        self._commands.add(task)
+        task.add_done_callback(_forget(self._commands))
+        return await asyncio.shield(task)
+
+    async def _eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                try:
+                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:
+                    # The server restarted or flushed its script cache: EVAL
+                    # runs the script and caches it again in one round trip.
+                    return await self.client.eval(script.source, len(keys), *keys, *args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            raise RedisUnavailable(str(exc)) from exc
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("resilience: Redis store task failed", exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Stop the background tasks (the client stays open: it is yours)."""
+        await self._breakers.aclose()
+        await cancel_all([*self._tasks, *self._commands])
+
+    async def __aenter__(self) -> RedisStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- the limiter store --------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:lim:{key}"
+
+    def _scaled(self, rates: Rates) -> Rates:
+        """The conservative local share of ``rates``, for when Redis is down."""
+        share = self.share
+        if share >= 1.0:
+            return rates
+        ri, rcap, ti, tcap = rates
+        cap = max(1.0, rcap * share)
+        return Rates(
+            ri / share if ri > 0.0 else 0.0,
+            cap,
+            ti / share if ti > 0.0 else 0.0,
+            tcap * cap / rcap if rcap > 0.0 else tcap,
+        )
+
+    @property
+    def _ttl_ms(self) -> str:
+        return repr(self.ttl * 1000.0)
+
+    async def reserve(
+        self,
+        key: str,
+        now: float,
+        tokens: float,
+        rates: Rates,
+        ahead_requests: float = 0.0,
+        ahead_tokens: float = 0.0,
+    ) -> Grant:
+        register = ""
+        if now >= self._next_register:
+            register = self._id
+        if self._healthy:
+            args = (
+                repr(float(tokens)),
+                *(repr(float(x)) for x in rates),
+                repr(float(ahead_requests)),
+                repr(float(ahead_tokens)),
+                self._ttl_ms,
+                register,
+                repr(WORKER_WINDOW),
+            )
+            try:
+                reply = await self.eval(LIM_RESERVE, (self._key(key), self._workers_key), args)
+            except RedisUnavailable:
+                pass
+            else:
+                delay, admitted, binding, mark, workers = reply
+                # Right after Redis lost its data the others have not registered
+                # again yet: the count from before the outage holds for a while.
+                floor = self._floor if now < self._floor_until else 0
+                self.workers = max(int(workers), floor)
+                if register:
+                    self._next_register = now + REGISTER_EVERY
+                if int(admitted):
+                    return Grant(now, True, "", _num(mark))
+                return Grant(now + _num(delay), False, _text(binding), 0.0)
+        return self._local.reserve_now(
+            key, now, tokens, self._scaled(rates), ahead_requests, ahead_tokens
+        )
+
+    async def adjust(self, key: str, now: float, tokens: float, rates: Rates, mark: float) -> None:
+        if rates.token_interval <= 0.0 or tokens == 0.0:
+            return
+        remote = mark >= SERVER_MARK
+        if self._healthy:
+            if tokens < 0.0 and not remote:
+                return  # a refund of a reservation made locally: keeping it is safe
+            args = (repr(float(tokens)), repr(rates.token_interval), repr(mark), self._ttl_ms)
+            try:
+                await self.eval(LIM_ADJUST, (self._key(key),), (*args, repr(_bucket.MAX_DEBT)))
+                return
+            except RedisUnavailable:
+                pass
+        if tokens < 0.0 and remote:
+            return
+        self._local.adjust_now(key, now, tokens, self._scaled(rates), mark)
+
+    async def sync(
+        self,
+        key: str,
+        now: float,
+        rates: Rates,
+        requests_remaining: float | None = None,
+        tokens_remaining: float | None = None,
+    ) -> None:
+        if self._healthy:
+            args = (
+                *(repr(float(x)) for x in rates),
+                "" if requests_remaining is None else repr(float(requests_remaining)),
+                "" if tokens_remaining is None else repr(float(tokens_remaining)),
+                self._ttl_ms,
+            )
+            try:
+                await self.eval(LIM_SYNC, (self._key(key),), args)
+                return
+            except RedisUnavailable:
+                pass
+        share = self.share
+        self._local.sync_now(
+            key,
+            now,
+            self._scaled(rates),
+            None if requests_remaining is None else requests_remaining * share,
+            None if tokens_remaining is None else tokens_remaining * share,
+        )
+
+    async def hold(self, key: str, until: float) -> float:
+        now = self._now()
+        # Kept locally too, so a pushback still holds if Redis goes away.
+        local = self._local.hold_now(key, until)
+        if self._healthy:
+            args = (repr(float(until - now)), self._ttl_ms)
+            try:
+                reply = await self.eval(LIM_HOLD, (self._key(key),), args)
+            except RedisUnavailable:
+                pass
+            else:
+                return max(local, now + _num(reply))
+        return local
+
+    # -- the breaker store -------------------------------------------------------------------
+
+    def record(self, key: str) -> BreakerRecord:
+        return self._breakers.record(key)
+
+    def saved(self, key: str, record: BreakerRecord, now: float) -> None:
+        self._breakers.saved(key, record, now)
+
+    def __repr__(self) -> str:
+        state = "healthy" if self._healthy else "down"
+        return f"RedisStore(prefix={self.prefix!r}, {state}, workers={self.workers})"
