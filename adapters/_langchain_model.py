@@ -24,7 +24,7 @@ try:
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
     from langchain_core.runnables import Runnable
     from langchain_core.utils.function_calling import convert_to_openai_tool
-    from pydantic import ConfigDict, PrivateAttr, model_validator
+    from pydantic import ConfigDict, PrivateAttr, ValidationError, model_validator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     from resilience._adapter_kit import missing_host
 
@@ -213,7 +213,15 @@ class ResilientChatModel(BaseChatModel):  # type: ignore[misc]
     ) -> None:
         kw["models"] = list(models or [])
         kw["pipeline"] = pipeline
-        super().__init__(**kw)
+        try:
+            super().__init__(**kw)
+        except ValidationError as exc:
+            # Pydantic wraps our ConfigError; give the caller the named field.
+            for err in exc.errors():
+                cause = (err.get("ctx") or {}).get("error")
+                if isinstance(cause, ConfigError):
+                    raise cause from None
+            raise
 
     @model_validator(mode="after")
     def _setup(self) -> ResilientChatModel:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -291,15 +292,19 @@ class ResilienceRateLimiter(BaseRateLimiter):  # type: ignore[misc]
         self.call = Call(provider=provider, model=model, input_tokens=tokens_per_call)
 
     async def aacquire(self, *, blocking: bool = True) -> bool:
-        if not blocking:
-            try_acquire = getattr(self.limiter, "try_acquire", None)
-            if try_acquire is None:
-                return False
-            permit = try_acquire(self.call)
-            if permit is None:
-                return False
-        else:
+        if blocking:
             permit = await self.limiter.acquire(self.call)
+        else:
+            # Admitted now or not at all: give the limiter one step, then take
+            # back the attempt (cancelling a waiting acquire frees its place).
+            attempt = asyncio.ensure_future(self.limiter.acquire(self.call))
+            await asyncio.sleep(0)
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await attempt
+                return False
+            permit = attempt.result()
         # The call itself is not ours to watch: keep the charge, hold nothing.
         permit.release()
         return True

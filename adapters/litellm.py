@@ -203,6 +203,21 @@ class ResilienceCallback(CustomLogger):  # type: ignore[misc]
         self.guard = Guard(pipeline, max_hold=max_hold)
         self._open: dict[str, list[tuple[Ticket, str]]] = {}
 
+    # -- registration ----------------------------------------------------------
+
+    def register(self) -> ResilienceCallback:
+        """Append to ``litellm.callbacks`` (the registration that reaches the
+        deployment hooks). LiteLLM keeps one instance per logger class in its
+        success and failure lists: ``unregister()`` an old one first."""
+        if not any(cb is self for cb in litellm.callbacks):
+            litellm.callbacks.append(self)
+        return self
+
+    def unregister(self) -> None:
+        """Remove this callback from every LiteLLM callback list."""
+        litellm.logging_callback_manager.remove_callback_from_all_lists(self)
+        litellm.input_callback[:] = [cb for cb in litellm.input_callback if cb is not self]
+
     # -- bookkeeping -----------------------------------------------------------
 
     def _take(self, call_id: Any) -> tuple[Ticket, str] | None:
