@@ -214,6 +214,8 @@ class ResilientAsyncAnthropic:
             ) from None
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_client", "_owner"):
+            raise AttributeError(name)  # not set up yet (copy, pickle): no recursion
         return getattr(self._client, name)
 
     def __repr__(self) -> str:

@@ -1,0 +1,62 @@
+"""Hosts are imported lazily, and a missing host names the extra to install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+HOSTS = {
+    "openai": ("openai", "openai"),
+    "anthropic": ("anthropic", "anthropic"),
+    "litellm": ("litellm", "litellm"),
+    "langchain": ("langchain_core", "langchain"),
+}
+
+
+def run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_importing_resilience_imports_no_host() -> None:
+    out = run(
+        """
+        import sys
+        import resilience, resilience.adapters
+        hosts = ("openai", "anthropic", "litellm", "langchain_core", "langchain_openai")
+        print(",".join(h for h in hosts if h in sys.modules) or "none")
+        """
+    )
+    assert out == "none"
+
+
+def test_a_missing_host_gives_an_import_error_naming_the_extra() -> None:
+    out = run(
+        f"""
+        import importlib, sys
+        for name, (host, extra) in {HOSTS!r}.items():
+            saved = sys.modules.get(host)
+            sys.modules[host] = None  # as if not installed
+            try:
+                importlib.import_module("resilience.adapters." + name)
+            except ImportError as exc:
+                ok = f"pip install 'llm-resilience[{{extra}}]'" in str(exc)
+                print(name, "ok" if ok else "bad: " + str(exc))
+            else:
+                print(name, "imported")
+            finally:
+                sys.modules.pop("resilience.adapters." + name, None)
+                if saved is not None:
+                    sys.modules[host] = saved
+                else:
+                    sys.modules.pop(host, None)
+        """
+    )
+    assert out.splitlines() == [f"{name} ok" for name in HOSTS]
