@@ -135,7 +135,7 @@ class RedisBreakers:
             if not e.refreshing and now - e.refreshed >= self._store.breaker_refresh:
                 e.refreshed = now
                 e.refreshing = True
-                self._store.spawn(self._refresh(key, e, clock))
+                self._store.spawn(self._refresh(key, e, clock, e.changes))
         return e.record
 
     def saved(self, key: str, record: BreakerRecord, now: float) -> None:
@@ -194,6 +194,7 @@ class RedisBreakers:
                 accepted, view = _view(reply)
                 if accepted:
                     e.version = view.version
+                    e.changes += 1
                     continue
                 # Another process moved first. A later local trip still goes;
                 # a later half-open or close was built on the lost state.
@@ -206,8 +207,7 @@ class RedisBreakers:
         finally:
             e.pushing = False
 
-    async def _refresh(self, key: str, e: _Entry, clock: Clock) -> None:
-        changes = e.changes
+    async def _refresh(self, key: str, e: _Entry, clock: Clock, changes: int) -> None:
         try:
             reply = await self._store.eval(BRK_READ, (self._key(key),), ())
         except RedisUnavailable:

@@ -1,0 +1,436 @@
+"""RedisStore against a real redis-server, in one process.
+
+Two stores on two clients stand for two worker processes (the multi-process
+tests are in ``test_redis_multiprocess.py``). The scripts measure time on the
+server, so bucket assertions use intervals long enough (a second or more)
+that the milliseconds the test takes cannot change an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+import resilience.store
+from resilience._bucket import MAX_DEBT
+from resilience._call import Call
+from resilience._clock import FakeClock
+from resilience._errors import ConfigError
+from resilience._failure import Failure, Kind
+from resilience._limit import Limit
+from resilience._limiter import RateLimiter
+from resilience._limiter_store import MemoryStore, Rates
+from resilience._redis_scripts import BRK_SAVE, LIM_RESERVE
+from resilience._redis_store import RedisStore
+from resilience.store import BreakerStore, LimiterStore
+from tests.store._redis import RedisServer
+
+NOW = 1000.0  # the caller's clock reading; the scripts use the server's
+
+
+@pytest.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_server.url)
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+async def make(client: redis.Redis) -> AsyncIterator[Callable[..., RedisStore]]:
+    stores: list[RedisStore] = []
+    clients: list[redis.Redis] = []
+
+    def factory(*, own_client: bool = True, **kwargs: Any) -> RedisStore:
+        c = client
+        if own_client:  # a separate connection pool, as another process would have
+            c = redis.Redis(connection_pool=redis.ConnectionPool.from_url(_url(client)))
+            clients.append(c)
+        kwargs.setdefault("prefix", "t")
+        store = RedisStore(c, **kwargs)
+        stores.append(store)
+        return store
+
+    yield factory
+    for s in stores:
+        await s.aclose()
+    for c in clients:
+        await c.aclose()
+
+
+def _url(client: redis.Redis) -> str:
+    kw = client.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/0"
+
+
+async def until(predicate: Callable[[], bool], what: str, limit: float = 5.0) -> None:
+    """Wait for background I/O against the real server to land."""
+    for _ in range(int(limit / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def redis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and "Redis store" in r.getMessage()
+    ]
+
+
+# -- the public module and configuration ----------------------------------------------------------
+
+
+def test_store_module_exports_protocols_memory_stores_and_redis() -> None:
+    assert resilience.store.RedisStore is RedisStore
+    assert isinstance(resilience.store.MemoryStore(), LimiterStore)
+    assert isinstance(resilience.store.MemoryBreakerStore(), BreakerStore)
+    with pytest.raises(AttributeError):
+        resilience.store.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"prefix": ""}, "prefix"),
+        ({"ttl": 0}, "ttl"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": math.inf}, "timeout"),
+        ({"local_share": 0}, "local_share"),
+        ({"local_share": 1.5}, "local_share"),
+        ({"backoff": 2.0, "max_backoff": 1.0}, "max_backoff"),
+        ({"breaker_refresh": True}, "breaker_refresh"),
+    ],
+)
+def test_bad_settings_name_field_and_value(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        RedisStore(redis.Redis(), **kwargs)
+    assert err.value.field == field
+
+
+def test_a_client_that_is_not_redis_is_refused() -> None:
+    with pytest.raises(ConfigError, match="client"):
+        RedisStore(object())
+
+
+def test_one_store_serves_both_limiter_and_breaker() -> None:
+    store = RedisStore(redis.Redis())
+    assert isinstance(store, LimiterStore)
+    assert isinstance(store, BreakerStore)
+
+
+# -- limiter buckets ------------------------------------------------------------------
+
+
+async def test_two_stores_draw_on_one_bucket(make: Callable[..., RedisStore]) -> None:
+    """Capacity 3 at one request a minute: three admissions in total, not per store."""
+    a, b = make(), make()
+    rates = Rates(60.0, 3.0)
+    grants = [await s.reserve("openai", NOW, 0.0, rates) for s in (a, b, a, b, a)]
+    assert [g.admitted for g in grants] == [True, True, True, False, False]
+    refused = grants[3]
+    assert refused.binding == "requests"
+    # The next request fits once one drains: a minute minus what the test took.
+    assert NOW + 59.0 < refused.start <= NOW + 60.0
+
+
+async def test_scripts_mirror_the_memory_store(make: Callable[..., RedisStore]) -> None:
+    """The same operations give the same answers from Redis and from memory
+    (admission, binding dimension, start delay, refunds, debt)."""
+    store, mem = make(), MemoryStore()
+    rates = Rates(2.0, 2.0, 0.01, 400.0)  # 30 rpm burst 2; 6000 tpm, 400 tokens
+    script: list[tuple[str, Any]] = [
+        ("reserve", (150.0, 0.0, 0.0)),
+        ("reserve", (150.0, 0.0, 0.0)),
+        ("reserve", (150.0, 0.0, 0.0)),  # tokens: 300 in, 150 more do not fit in 400
+        ("reserve", (10.0, 3.0, 500.0)),  # an estimate behind a queue takes nothing
+        ("refund", 100.0),
+        ("reserve", (150.0, 0.0, 0.0)),  # requests: two already went
+        ("charge", 1e9),  # garbage usage: debt capped at MAX_DEBT
+        ("reserve", (1.0, 0.0, 0.0)),
+    ]
+    marks: list[float] = []
+    mem_marks: list[float] = []
+    for op, arg in script:
+        if op == "reserve":
+            got = await store.reserve("k", NOW, arg[0], rates, arg[1], arg[2])
+            want = mem.reserve_now("k", NOW, arg[0], rates, arg[1], arg[2])
+            assert (got.admitted, got.binding) == (want.admitted, want.binding), (op, arg)
+            assert got.start == pytest.approx(want.start, abs=0.05)
+            if got.admitted:
+                marks.append(got.mark)
+                mem_marks.append(want.mark)
+        elif op == "refund":
+            await store.adjust("k", NOW, -arg, rates, marks[-1])
+            mem.adjust_now("k", NOW, -arg, rates, mem_marks[-1])
+        else:
+            await store.adjust("k", NOW, arg, rates, 0.0)
+            mem.adjust_now("k", NOW, arg, rates, 0.0)
+    # In debt by MAX_DEBT seconds of tokens: a 1-token call waits until the
+    # bucket drained to capacity - 1 token.
+    last = await store.reserve("k", NOW, 1.0, rates)
+    assert last.binding == "tokens"
+    assert last.start == pytest.approx(NOW + MAX_DEBT - 399 * 0.01, abs=0.05)
+    assert last.start == pytest.approx(mem.reserve_now("k", NOW, 1.0, rates).start, abs=0.05)
+
+
+async def test_provider_counts_and_pushback_reach_every_store(
+    make: Callable[..., RedisStore],
+) -> None:
+    a, b = make(clock=FakeClock(NOW)), make(clock=FakeClock(NOW))
+    rates = Rates(1.0, 5.0)
+    await a.sync("k", NOW, rates, requests_remaining=0.0)
+    refused = await b.reserve("k", NOW, 0.0, rates)
+    assert (refused.admitted, refused.binding) == (False, "requests")
+    # The provider says the bucket is full: the next request fits once one drains.
+    assert refused.start == pytest.approx(NOW + 1.0, abs=0.05)
+    held = await a.hold("k2", NOW + 30.0)
+    assert held == pytest.approx(NOW + 30.0, abs=0.05)
+    refused = await b.reserve("k2", NOW, 0.0, rates)
+    assert (refused.admitted, refused.binding) == (False, "pushback")
+    assert refused.start == pytest.approx(NOW + 30.0, abs=0.05)
+
+
+async def test_every_key_is_namespaced_and_expires(
+    make: Callable[..., RedisStore], client: redis.Redis
+) -> None:
+    """Nothing the store writes lives forever: each key carries a TTL of
+    ``ttl`` plus the time its state stays meaningful (drain, open period)."""
+    store = make(prefix="app1", ttl=30.0, clock=FakeClock(NOW))
+    rates = Rates(10.0, 1.0, 0.01, 100.0)
+    await store.reserve("openai/gpt-4o", NOW, 50.0, rates)
+    await store.hold("anthropic", NOW + 20.0)
+    breaker_rec = store.record("openai")
+    breaker_rec.state, breaker_rec.open_until, breaker_rec.trips = "open", NOW + 100.0, 1
+    store.saved("openai", breaker_rec, NOW)
+    await until(lambda: store._breakers._entries["openai"].version == 1, "the trip to land")
+    keys = sorted([k.decode() async for k in client.scan_iter("*")])
+    assert keys == [
+        "app1:brk:openai",
+        "app1:lim:anthropic",
+        "app1:lim:openai/gpt-4o",
+        "app1:workers",
+    ]
+    ttl = {k: await client.pttl(k) / 1000.0 for k in keys}
+    assert 30.0 < ttl["app1:lim:openai/gpt-4o"] <= 40.0  # ttl + 10 s until drained
+    assert 49.0 < ttl["app1:lim:anthropic"] <= 50.0  # ttl + the 20 s hold
+    assert 129.0 < ttl["app1:brk:openai"] <= 130.0  # ttl + the 100 s open period
+    assert 0.0 < ttl["app1:workers"] <= 40.0
+
+
+async def test_a_flushed_script_cache_costs_one_eval_not_an_outage(
+    make: Callable[..., RedisStore], client: redis.Redis
+) -> None:
+    store = make()
+    rates = Rates(60.0, 2.0)
+    assert (await store.reserve("k", NOW, 0.0, rates)).admitted
+    await client.script_flush()
+    assert (await store.reserve("k", NOW, 0.0, rates)).admitted
+    assert not (await store.reserve("k", NOW, 0.0, rates)).admitted
+    assert store.healthy and store.outages == 0
+    assert await client.script_exists(LIM_RESERVE.sha) == [True]  # cached again by EVAL
+
+
+# -- Redis down, slow, back ------------------------------------------------------------------------
+
+
+async def test_outage_local_share_one_warning_then_shared_again(
+    make: Callable[..., RedisStore],
+    redis_server: RedisServer,
+    client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis dies: every call still gets an answer, from a local bucket at
+    ``local_share`` of the limit, with one warning for the whole outage.
+    Redis returns: after the backoff (on the injected clock) state is shared
+    again."""
+    caplog.set_level(logging.INFO, logger="resilience")
+    clock = FakeClock(NOW)
+    store = make(clock=clock, local_share=0.5, timeout=0.2, backoff=1.0, max_backoff=4.0)
+    rates = Rates(60.0, 4.0)
+    assert (await store.reserve("k", NOW, 0.0, rates)).admitted
+    redis_server.kill()
+    grants = [await store.reserve("k", NOW, 0.0, rates) for _ in range(10)]
+    # Half of a burst of 4 locally: the one admitted before is Redis's own.
+    assert sum(g.admitted for g in grants) == 2
+    assert not store.healthy and store.outages == 1
+    assert len(redis_warnings(caplog)) == 1
+    await clock.advance(1.0)  # a reconnection attempt fails: Redis is still down
+    await asyncio.sleep(0.3)
+    assert not store.healthy
+    redis_server.start()
+    for _ in range(20):  # the next attempts, on the fake clock, until one lands
+        await clock.advance(4.0)
+        await asyncio.sleep(0.05)
+        if store.healthy:
+            break
+    assert store.healthy
+    assert len(redis_warnings(caplog)) == 1
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+    # Shared again: the restarted (empty) server holds the bucket now.
+    assert (await store.reserve("k", NOW, 0.0, rates)).admitted
+    fresh = redis.Redis.from_url(redis_server.url)
+    try:
+        assert await fresh.exists("t:lim:k")
+    finally:
+        await fresh.aclose()
+
+
+async def test_a_stalled_redis_costs_one_timeout_not_a_stalled_call(
+    make: Callable[..., RedisStore], redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CLIENT PAUSE stalls every other client: the call still gets its
+    answer (from local state) once ``timeout`` passes."""
+    store = make(timeout=0.1, local_share=1.0, clock=FakeClock(NOW))
+    pauser = redis.Redis.from_url(redis_server.url)
+    try:
+        assert (await store.reserve("k", NOW, 0.0, Rates(60.0, 1.0))).admitted
+        await pauser.execute_command("CLIENT", "PAUSE", "500", "ALL")
+        grant = await store.reserve("other", NOW, 0.0, Rates(60.0, 1.0))
+        assert grant.admitted  # locally, after the timeout
+        assert not store.healthy
+        assert len(redis_warnings(caplog)) == 1
+    finally:
+        await pauser.execute_command("CLIENT", "UNPAUSE")
+        await pauser.aclose()
+
+
+async def test_callers_cancelled_mid_command_always_end(make: Callable[..., RedisStore]) -> None:
+    """redis.asyncio can swallow a cancellation that lands mid-command
+    (redis/redis-py#2028); queued limiter callers cancelled at random
+    moments must all end anyway."""
+    rng = random.Random(7)
+    for round_ in range(15):
+        store = make(prefix=f"c{round_}")
+        limiter = RateLimiter(Limit(rpm=1200, burst=2), adaptive=False, store=store)
+
+        async def caller(lim: RateLimiter = limiter) -> None:
+            while True:
+                await lim(Call(provider="p", model="m"), _ok)
+
+        tasks = [asyncio.create_task(caller()) for _ in range(10)]
+        await asyncio.sleep(rng.random() * 0.05)
+        for t in tasks:
+            t.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=3.0)
+        assert not pending, f"round {round_}: {len(pending)} callers never ended"
+
+
+async def _ok(call: Call) -> str:
+    return "ok"
+
+
+# -- breaker records ------------------------------------------------------------------
+
+TRIP = Call(provider="openai", model="gpt-4o")
+DOWN = Failure.of(Kind.SERVER, status=500)
+
+
+async def test_a_trip_reaches_a_subscribed_process_by_pubsub(
+    make: Callable[..., RedisStore],
+) -> None:
+    """B never re-reads (breaker_refresh=60 s): only the published message can tell it."""
+    from resilience._breaker import CircuitBreaker
+
+    a, b = make(), make(breaker_refresh=60.0)
+    ba = CircuitBreaker(failure_threshold=1, store=a)
+    bb = CircuitBreaker(failure_threshold=1, store=b)
+    assert bb.state(TRIP.target) == "closed"
+    await until(lambda: b._breakers.subscribed, "B to subscribe")
+    ba.allow(TRIP).failure(DOWN)
+    await until(lambda: bb.state(TRIP.target) == "open", "B to see the trip")
+    retry = bb.retry_after(TRIP.target)
+    assert retry is not None and 10.0 < retry <= 15.0  # reset_timeout 15 s minus jitter
+
+
+async def test_a_missed_trip_is_read_on_first_use(make: Callable[..., RedisStore]) -> None:
+    from resilience._breaker import CircuitBreaker
+    from resilience._errors import CircuitOpenError
+
+    a = make()
+    CircuitBreaker(failure_threshold=1, store=a).allow(TRIP).failure(DOWN)
+    await until(lambda: a._breakers._entries[TRIP.target].version == 1, "the trip to land")
+    b = make()  # started after the trip: no message will ever come
+    bb = CircuitBreaker(store=b)
+    bb.state(TRIP.target)
+    await until(lambda: bb.state(TRIP.target) == "open", "the first read")
+    with pytest.raises(CircuitOpenError):
+        bb.allow(TRIP)
+
+
+async def test_save_is_optimistic_trips_merge_and_resets_win(
+    make: Callable[..., RedisStore],
+) -> None:
+    store = make()
+
+    async def save(base: int, state: str, open_for: float, trips: int, force: bool = False) -> Any:
+        args = (str(base), state, repr(open_for), str(trips), "", "", "1" if force else "0")
+        reply = await store.eval(BRK_SAVE, ("t:brk:k",), (*args, "900000", "t:brk", "k"))
+        return int(reply[0]), int(reply[1]), reply[2].decode(), float(reply[3]), int(reply[4])
+
+    ok, v, st, open_for, trips = await save(0, "open", 30.0, 1)
+    assert (ok, v, st, trips) == (1, 1, "open", 1)
+    # A half-open built on version 0 lost the race: the stored open comes back.
+    ok, v, st, open_for, _ = await save(0, "half-open", 0.0, 1)
+    assert (ok, v, st) == (0, 1, "open") and 29.0 < open_for <= 30.0
+    # A trip from a stale process still lands, merged: the later end, the most trips.
+    ok, v, st, open_for, trips = await save(0, "open", 10.0, 3)
+    assert (ok, v, st, trips) == (1, 2, "open", 3) and 29.0 < open_for <= 30.0
+    # A stale close loses; a reset by hand wins.
+    assert (await save(1, "closed", 0.0, 0))[:3] == (0, 2, "open")
+    assert (await save(1, "closed", 0.0, 0, force=True))[:3] == (1, 3, "closed")
+
+
+async def test_a_trip_during_an_outage_is_stored_when_redis_returns(
+    make: Callable[..., RedisStore], redis_server: RedisServer
+) -> None:
+    """The breaker works on local state while Redis is down (fails open for
+    the others, closed for nobody), and its trip is not lost."""
+    from resilience._breaker import CircuitBreaker
+
+    clock = FakeClock(NOW)
+    a = make(clock=clock, timeout=0.2, backoff=1.0, max_backoff=1.0)
+    ba = CircuitBreaker(failure_threshold=1, store=a, clock=clock)
+    ba.allow(Call(provider="x", model="y")).success()  # subscribe while Redis is up
+    redis_server.kill()
+    await until(lambda: not a.healthy, "the listener to notice")
+    ba.allow(TRIP).failure(DOWN)
+    assert ba.state(TRIP.target) == "open"  # locally, at once
+    redis_server.start()
+    for _ in range(20):
+        await clock.advance(1.0)
+        await asyncio.sleep(0.05)
+        if a.healthy:
+            break
+    await until(lambda: a._breakers._entries[TRIP.target].version >= 1, "the stored trip")
+    b = make()
+    bb = CircuitBreaker(store=b)
+    bb.state(TRIP.target)
+    await until(lambda: bb.state(TRIP.target) == "open", "another process to see it")
+
+
+async def test_a_trip_lost_with_redis_data_is_stored_again(
+    make: Callable[..., RedisStore], client: redis.Redis
+) -> None:
+    from resilience._breaker import CircuitBreaker
+
+    a = make(breaker_refresh=0.0)
+    ba = CircuitBreaker(failure_threshold=1, store=a)
+    ba.allow(TRIP).failure(DOWN)
+    await until(lambda: a._breakers._entries[TRIP.target].version == 1, "the trip to land")
+    await client.flushall()  # what a restart without persistence does
+    for _ in range(500):
+        ba.state(TRIP.target)  # each use re-reads (breaker_refresh=0)
+        if await client.hget(f"t:brk:{TRIP.target}", "s") == b"open":
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the open record was not stored again")
