@@ -117,7 +117,7 @@ class Guard:
     @property
     def open_tickets(self) -> int:
         """Runs still holding something."""
-        return len(self._tasks)
+        return sum(1 for t in self._tasks if not t.done())
 
     async def enter(self, call: Call) -> Ticket:
         """Wait until ``call`` is admitted; raise what the pipeline raised if
@@ -171,6 +171,8 @@ class Guard:
         for t in tasks:
             with contextlib.suppress(BaseException):
                 await t
+            # Done callbacks run on a later loop turn; do not wait for them.
+            self._tasks.discard(t)
 
     def __repr__(self) -> str:
         return f"Guard({self.pipeline!r})"

@@ -258,8 +258,10 @@ async def test_rate_limiter_paces_a_models_calls(fp: FakeProvider, clock: FakeCl
     rate_limiter = ResilienceRateLimiter(limiter, provider="openai", model="gpt-4o-mini")
     model = gpt(fp, rate_limiter=rate_limiter)
     calls = [asyncio.ensure_future(model.ainvoke(PROMPT)) for _ in range(3)]
-    await asyncio.sleep(0.1)
+    await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.sleep(0.05)
     assert sum(c.done() for c in calls) == 1, "one a second: the others wait"
+    assert len(fp.requests) == 1
     answers = await drive(clock, asyncio.gather(*calls))
     assert all(a.content for a in answers)
     assert clock.monotonic() >= 2.0
