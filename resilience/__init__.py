@@ -5,6 +5,10 @@ fallback) around the application's own LLM call, with every provider failure
 classified into a :class:`Failure` of a :class:`Kind` and a :class:`Bucket`.
 """
 
+from resilience._breaker import CircuitBreaker
+from resilience._breaker_permit import BreakerListener
+from resilience._breaker_store import BreakerRecord, BreakerStore, MemoryBreakerStore
+from resilience._budget import RetryBudget
 from resilience._call import Call, Handler
 from resilience._classify import classify
 from resilience._clock import Clock, FakeClock, SystemClock
@@ -32,35 +36,47 @@ from resilience._events import (
     RetryScheduled,
 )
 from resilience._failure import Bucket, Failure, Kind
+from resilience._fallback import Fallback
+from resilience._models import ContextWindows
 from resilience._pipeline import Middleware, Pipeline
+from resilience._retry import Retry
 
 __all__ = [
     "AttemptEnded",
     "AttemptStarted",
+    "BreakerListener",
+    "BreakerRecord",
     "BreakerReject",
     "BreakerStateChange",
+    "BreakerStore",
     "Bucket",
     "Call",
     "CallEnded",
     "CallStarted",
+    "CircuitBreaker",
     "CircuitOpenError",
     "Clock",
     "ConfigError",
+    "ContextWindows",
     "DeadlineExceeded",
     "Degraded",
     "Event",
     "Failure",
     "FakeClock",
+    "Fallback",
     "FallbackExhausted",
     "FallbackHop",
     "Handler",
     "Hook",
     "Kind",
+    "MemoryBreakerStore",
     "Middleware",
     "Pipeline",
     "ProviderError",
     "RateLimitWait",
     "ResilienceError",
+    "Retry",
+    "RetryBudget",
     "RetryScheduled",
     "SystemClock",
     "classify",

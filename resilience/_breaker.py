@@ -48,7 +48,7 @@ from resilience._breaker_store import (
 from resilience._budget import RollingCounts
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import clock_of, emit
+from resilience._context import clock_of, current_run, emit
 from resilience._errors import CircuitOpenError, ConfigError, ProviderError
 from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
 from resilience._failure import Failure
@@ -344,6 +344,9 @@ class CircuitBreaker:
             duration = max(duration, min(failure.retry_after, self.max_reset_timeout))
         rec.opened_at = now
         rec.open_until = now + duration
+        run = current_run()
+        if run is not None:
+            run.block(key, rec.open_until)
         self._transition(key, rec, loc, STATE_OPEN, now, call, failure)
         if self.per_model and key == call.target:
             self._model_tripped(call, now, failure)

@@ -30,7 +30,7 @@ _DEFAULT_CLOCK = SystemClock()
 class RunContext:
     """The state of one logical call through a pipeline."""
 
-    __slots__ = ("attempts", "call", "call_id", "clock", "deadline", "hooks", "last")
+    __slots__ = ("attempts", "blocked", "call", "call_id", "clock", "deadline", "hooks", "last")
 
     def __init__(
         self,
@@ -46,12 +46,28 @@ class RunContext:
         self.deadline = deadline
         self.attempts = 0
         self.last: AttemptState | None = None
+        # Breaker keys this call saw open, with the time they reopen: lets Retry
+        # give up at once instead of sleeping towards a circuit that will refuse it.
+        self.blocked: dict[str, float] | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
         if self.deadline is None:
             return None
         return self.deadline - self.clock.monotonic()
+
+    def block(self, key: str, until: float) -> None:
+        """Record that breaker ``key`` refuses calls until ``until``."""
+        if self.blocked is None:
+            self.blocked = {}
+        self.blocked[key] = max(until, self.blocked.get(key, until))
+
+    def blocked_until(self, call: Call) -> float | None:
+        """When ``call``'s target (or its provider) reopens, if this run saw it close."""
+        if not self.blocked:
+            return None
+        times = [self.blocked[k] for k in (call.target, call.provider) if k in self.blocked]
+        return max(times) if times else None
 
 
 class AttemptState:

@@ -161,6 +161,11 @@ class Retry:
                 if remaining is not None and delay >= remaining:
                     # Sleeping would only burn the time an outer Fallback needs.
                     raise
+                reopens = run.blocked_until(call) if run is not None else None
+                if reopens is not None and reopens > clock.monotonic() + delay:
+                    # This failure opened the target's breaker: the retry would be
+                    # refused, so hand over to Fallback now instead of after the wait.
+                    raise
                 if budget is not None and not budget.withdraw(call.provider, clock.monotonic()):
                     raise
                 emit(RetryScheduled, call, self._hooks, delay=delay, failure=failure)

@@ -277,3 +277,30 @@ def test_bad_settings_are_config_errors(field: str, kwargs: dict[str, Any]) -> N
 
 def test_repeats_calls_so_the_pipeline_puts_attempts_inside() -> None:
     assert Retry.repeats_calls is True
+
+
+async def test_retry_hands_over_at_once_when_its_own_failure_opened_the_breaker(
+    clock: FakeClock,
+) -> None:
+    """A 503 that trips the breaker is not retried after a wait the breaker would refuse:
+    the error reaches Fallback immediately, no time spent."""
+    from resilience import CircuitBreaker, Fallback
+
+    sent: list[str] = []
+
+    async def handler(call: Call) -> str:
+        sent.append(call.target)
+        if call.provider == "a":
+            raise ProviderError(Failure.of(Kind.OVERLOADED, status=503, retry_after=1.0), call=call)
+        return "from b"
+
+    pipeline = Pipeline(
+        Fallback(["b/m"]),
+        Retry(3, budget=None),
+        CircuitBreaker(failure_threshold=1, reset_timeout=30.0),
+        clock=clock,
+    )
+    result = await pipeline.run(handler, Call("a", "m"))
+    assert result == "from b"
+    assert sent == ["a/m", "b/m"]
+    assert clock.monotonic() == 0.0
