@@ -33,7 +33,8 @@ from redis.exceptions import RedisError
 from resilience._breaker_store import STATE_CLOSED, STATE_OPEN, STATES, BreakerRecord
 from resilience._clock import Clock
 from resilience._context import clock_of
-from resilience._redis_scripts import BRK_READ, BRK_SAVE, RedisUnavailable
+from resilience._redis_link import RedisUnavailable, cancel_all
+from resilience._redis_scripts import BRK_READ, BRK_SAVE
 
 if TYPE_CHECKING:
     from resilience._redis_store import RedisStore
@@ -127,15 +128,15 @@ class RedisBreakers:
             return e.record  # introspection outside a loop: the cache is the answer
         clock = clock_of(self._store._clock)
         if self._listener is None:
-            self._listener = self._store.spawn(self._listen(clock))
-        if self._store.healthy:
+            self._listener = self._store.link.spawn(self._listen(clock))
+        if self._store.link.healthy:
             if e.pending is not None and not e.pushing:
                 self._start_push(key, e, clock)
             now = clock.monotonic()
             if not e.refreshing and now - e.refreshed >= self._store.breaker_refresh:
                 e.refreshed = now
                 e.refreshing = True
-                self._store.spawn(self._refresh(key, e, clock, e.changes))
+                self._store.link.spawn(self._refresh(key, e, clock, e.changes))
         return e.record
 
     def saved(self, key: str, record: BreakerRecord, now: float) -> None:
@@ -151,7 +152,7 @@ class RedisBreakers:
             record.state == STATE_CLOSED and e.seen == STATE_OPEN,
         )
         e.seen = record.state
-        if e.pushing or not self._store.healthy:
+        if e.pushing or not self._store.link.healthy:
             return  # the running push takes it, or the recovery does
         try:
             asyncio.get_running_loop()
@@ -162,7 +163,7 @@ class RedisBreakers:
     # -- background work ---------------------------------------------------------------------
 
     def _start_push(self, key: str, e: _Entry, clock: Clock) -> None:
-        task = self._store.spawn(self._push(key, e, clock))
+        task = self._store.link.spawn(self._push(key, e, clock))
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
 
@@ -186,7 +187,7 @@ class RedisBreakers:
                     key,
                 )
                 try:
-                    reply = await self._store.eval(BRK_SAVE, (self._key(key),), args)
+                    reply = await self._store.link.eval(BRK_SAVE, (self._key(key),), args)
                 except RedisUnavailable:
                     if e.pending is None:
                         e.pending = snap  # stored when Redis answers again
@@ -209,7 +210,7 @@ class RedisBreakers:
 
     async def _refresh(self, key: str, e: _Entry, clock: Clock, changes: int) -> None:
         try:
-            reply = await self._store.eval(BRK_READ, (self._key(key),), ())
+            reply = await self._store.link.eval(BRK_READ, (self._key(key),), ())
         except RedisUnavailable:
             return
         finally:
@@ -270,7 +271,7 @@ class RedisBreakers:
     async def _listen(self, clock: Clock) -> None:
         store = self._store
         while True:
-            await store.wait_healthy()
+            await store.link.wait_healthy()
             pubsub = store.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
@@ -285,7 +286,7 @@ class RedisBreakers:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                store._failed(exc)
+                store.link.failed(exc)
             except Exception:
                 log.exception("resilience: Redis store: breaker listener failed; restarting it")
             finally:
@@ -294,17 +295,14 @@ class RedisBreakers:
                     await asyncio.shield(_close(pubsub))
             await clock.sleep(store.backoff)
 
-    def resumed(self) -> None:
+    def resumed(self, clock: Clock) -> None:
         """Redis answers again: store what changed meanwhile, re-read the rest."""
-        clock = clock_of(self._store._clock)
         for key, e in self._entries.items():
             e.refreshed = -math.inf
             if e.pending is not None and not e.pushing:
                 self._start_push(key, e, clock)
 
     async def aclose(self) -> None:
-        from resilience._redis_store import cancel_all
-
         # A transition made just before closing still reaches the others.
         if self._pushes:
             await asyncio.wait(self._pushes, timeout=self._store.timeout * 2)

@@ -29,13 +29,8 @@ __all__ = [
     "LIM_HOLD",
     "LIM_RESERVE",
     "LIM_SYNC",
-    "RedisUnavailable",
     "Script",
 ]
-
-
-class RedisUnavailable(Exception):
-    """Redis did not answer in time; the caller goes on with local state."""
 
 
 class Script(NamedTuple):

@@ -7,25 +7,20 @@ the server lost its script cache), so an admission costs one round trip and
 N processes draw on one bucket. Breaker state is cached per process and kept
 fresh by pub/sub plus a periodic read (see :mod:`resilience._redis_breaker`).
 
-Redis is never on the critical path of a call: every operation has a short
-timeout, and when one fails the store logs one warning, serves from local
-state (the limiter at ``local_share`` of each limit, the breaker on its own
-counts), probes Redis in the background with backoff on the injected clock,
-and resumes sharing when it answers again.
+Redis is never on the critical path of a call (see
+:mod:`resilience._redis_link`): every operation has a short timeout, and
+when one fails the store logs one warning, serves from local state (the
+limiter at ``local_share`` of each limit, the breaker on its own counts),
+probes Redis in the background with backoff on the injected clock, and
+resumes sharing when it answers again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import math
 import random as _random
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
-
-from redis.exceptions import NoScriptError, RedisError
 
 from resilience import _bucket
 from resilience._breaker_store import BreakerRecord
@@ -34,18 +29,10 @@ from resilience._context import clock_of
 from resilience._errors import ConfigError
 from resilience._limiter_store import Grant, MemoryStore, Rates
 from resilience._redis_breaker import RedisBreakers
-from resilience._redis_scripts import (
-    LIM_ADJUST,
-    LIM_HOLD,
-    LIM_RESERVE,
-    LIM_SYNC,
-    RedisUnavailable,
-    Script,
-)
+from resilience._redis_link import RedisLink, RedisUnavailable
+from resilience._redis_scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC
 
-__all__ = ["RedisStore", "RedisUnavailable"]
-
-log = logging.getLogger("resilience")
+__all__ = ["RedisStore"]
 
 REGISTER_EVERY = 5.0
 """Seconds between two registrations of this process in the worker set."""
@@ -80,25 +67,18 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
-    def done(task: asyncio.Task[Any]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the caller saw it, or had gone
-
-    return done
-
-
-async def cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait for them, asking again where redis.asyncio
-    swallowed the first request (see :meth:`RedisStore.eval`)."""
-    pending = {t for t in tasks if not t.done()}
-    for _ in range(10):
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.2)
+def _scale(rates: Rates, share: float) -> Rates:
+    """``rates`` at ``share`` of their speed (and of their burst, down to one call)."""
+    if share >= 1.0:
+        return rates
+    ri, rcap, ti, tcap = rates
+    cap = max(1.0, rcap * share)
+    return Rates(
+        ri / share if ri > 0.0 else 0.0,
+        cap,
+        ti / share if ti > 0.0 else 0.0,
+        tcap * cap / rcap if rcap > 0.0 else tcap,
+    )
 
 
 class RedisStore:
@@ -150,32 +130,43 @@ class RedisStore:
         if self.max_backoff < self.backoff:
             raise ConfigError("max_backoff", max_backoff, f">= backoff ({backoff})")
         self._clock = clock
-        self._random = random if random is not None else _random.Random()
         self._id = uuid.uuid4().hex[:16]
         self._workers_key = f"{prefix}:workers"
         self._next_register = -math.inf
         self._floor = 0
+        self._registered = 0
         self._floor_until = -math.inf
         self.workers = 0
         """Processes seen sharing this store lately (0: not known yet)."""
         self._local = MemoryStore()
-        self._healthy = True
-        self._back = asyncio.Event()
-        self._back.set()
-        self._down_since = 0.0
-        self.outages = 0
-        """How many times Redis became unreachable (one warning each)."""
-        self._reconnect: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._commands: set[asyncio.Task[Any]] = set()
+        self.link = RedisLink(
+            client,
+            name=prefix,
+            timeout=self.timeout,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            clock=clock,
+            random=random if random is not None else _random.Random(),
+            fallback=lambda: (
+                "limits and breakers continue on local state (this process takes "
+                f"{self.share:.3g} of each limit)"
+            ),
+        )
+        self.link.on_resume.append(self._resumed)
         self._breakers = RedisBreakers(self)
+        self.link.on_resume.append(self._breakers.resumed)
 
     # -- health ------------------------------------------------------------------------------
 
     @property
     def healthy(self) -> bool:
         """False while Redis is unreachable and state is local."""
-        return self._healthy
+        return self.link.healthy
+
+    @property
+    def outages(self) -> int:
+        """How many times Redis became unreachable (one warning each)."""
+        return self.link.outages
 
     @property
     def share(self) -> float:
@@ -184,108 +175,17 @@ class RedisStore:
             return self.local_share
         return 1.0 / self.workers if self.workers > 1 else 1.0
 
-    def _now(self) -> float:
-        return clock_of(self._clock).monotonic()
-
-    async def wait_healthy(self) -> None:
-        """Return once Redis answers again (at once when it does)."""
-        await self._back.wait()
-
-    def _failed(self, exc: BaseException) -> None:
-        if not self._healthy:
-            return
-        self._healthy = False
-        self._back.clear()
-        self.outages += 1
-        clock = clock_of(self._clock)
-        self._down_since = clock.monotonic()
-        log.warning(
-            "resilience: Redis store %r unreachable (%s: %s); limits and breakers continue on "
-            "local state (this process takes %.3g of each limit) until it answers again",
-            self.prefix,
-            type(exc).__name__,
-            str(exc)[:200],
-            self.share,
-        )
-        self._reconnect = self.spawn(self._reconnect_loop(clock))
-
-    async def _reconnect_loop(self, clock: Clock) -> None:
-        delay = self.backoff
-        while True:
-            # Jitter keeps a fleet of workers from reconnecting in lockstep.
-            await clock.sleep(delay * (0.5 + 0.5 * self._random.random()))
-            try:
-                async with asyncio.timeout(self.timeout * 4):
-                    await self.client.ping()
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                delay = min(self.max_backoff, delay * 2.0)
-        # Pooled connections from before the outage are dead; drop the idle ones
-        # so the first calls after it do not trip over them.
-        pool = getattr(self.client, "connection_pool", None)
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                await pool.disconnect(inuse_connections=False)
-        self._healthy = True
-        self._back.set()
-        self._reconnect = None
-        now = clock.monotonic()
+    def _resumed(self, clock: Clock) -> None:
+        # Register at once, and remember how many there were: the others
+        # come back one by one (see _shared).
         self._next_register = -math.inf
-        self._floor, self._floor_until = self.workers, now + WORKER_WINDOW
-        log.info(
-            "resilience: Redis store %r reachable again after %.1fs; state shared again",
-            self.prefix,
-            now - self._down_since,
-        )
-        self._breakers.resumed()
-
-    async def eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """One script call, bounded by ``timeout``; raises RedisUnavailable.
-
-        The command runs in a task of its own and the caller awaits it through
-        ``shield``: redis.asyncio sometimes swallows a cancellation that lands
-        mid-command (redis/redis-py#2028), which would leave a cancelled call
-        queued forever. Shielded, the caller's cancellation always lands; the
-        command finishes (within ``timeout``) on its own.
-        """
-        if not self._healthy:
-            raise RedisUnavailable("Redis is down")
-        task = asyncio.get_running_loop().create_task(self._eval(script, keys, args))
-        self._commands.add(task)
-        task.add_done_callback(_forget(self._commands))
-        return await asyncio.shield(task)
-
-    async def _eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
-                try:
-                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except NoScriptError:
-                    # The server restarted or flushed its script cache: EVAL
-                    # runs the script and caches it again in one round trip.
-                    return await self.client.eval(script.source, len(keys), *keys, *args)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
-            raise RedisUnavailable(str(exc)) from exc
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``coro`` in the background, keeping a reference until it ends."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("resilience: Redis store task failed", exc_info=task.exception())
+        self._registered = 0  # unknown until the next reply: assume alone
+        self._floor, self._floor_until = self.workers, clock.monotonic() + WORKER_WINDOW
 
     async def aclose(self) -> None:
         """Stop the background tasks (the client stays open: it is yours)."""
         await self._breakers.aclose()
-        await cancel_all([*self._tasks, *self._commands])
+        await self.link.aclose()
 
     async def __aenter__(self) -> RedisStore:
         return self
@@ -300,17 +200,16 @@ class RedisStore:
 
     def _scaled(self, rates: Rates) -> Rates:
         """The conservative local share of ``rates``, for when Redis is down."""
-        share = self.share
-        if share >= 1.0:
+        return _scale(rates, self.share)
+
+    def _shared(self, rates: Rates, now: float) -> Rates:
+        """The rates to ask Redis for. Right after an outage the others come
+        back one by one (their reconnection delays are jittered) and until
+        then each still takes its local share: those back take only their
+        part of the shared bucket, or together they would overrun it."""
+        if now >= self._floor_until or self._floor <= 1 or self._registered >= self._floor:
             return rates
-        ri, rcap, ti, tcap = rates
-        cap = max(1.0, rcap * share)
-        return Rates(
-            ri / share if ri > 0.0 else 0.0,
-            cap,
-            ti / share if ti > 0.0 else 0.0,
-            tcap * cap / rcap if rcap > 0.0 else tcap,
-        )
+        return _scale(rates, max(1, self._registered) / self._floor)
 
     @property
     def _ttl_ms(self) -> str:
@@ -328,10 +227,10 @@ class RedisStore:
         register = ""
         if now >= self._next_register:
             register = self._id
-        if self._healthy:
+        if self.link.healthy:
             args = (
                 repr(float(tokens)),
-                *(repr(float(x)) for x in rates),
+                *(repr(float(x)) for x in self._shared(rates, now)),
                 repr(float(ahead_requests)),
                 repr(float(ahead_tokens)),
                 self._ttl_ms,
@@ -339,15 +238,16 @@ class RedisStore:
                 repr(WORKER_WINDOW),
             )
             try:
-                reply = await self.eval(LIM_RESERVE, (self._key(key), self._workers_key), args)
+                reply = await self.link.eval(LIM_RESERVE, (self._key(key), self._workers_key), args)
             except RedisUnavailable:
                 pass
             else:
                 delay, admitted, binding, mark, workers = reply
                 # Right after Redis lost its data the others have not registered
                 # again yet: the count from before the outage holds for a while.
+                self._registered = int(workers)
                 floor = self._floor if now < self._floor_until else 0
-                self.workers = max(int(workers), floor)
+                self.workers = max(self._registered, floor)
                 if register:
                     self._next_register = now + REGISTER_EVERY
                 if int(admitted):
@@ -361,12 +261,12 @@ class RedisStore:
         if rates.token_interval <= 0.0 or tokens == 0.0:
             return
         remote = mark >= SERVER_MARK
-        if self._healthy:
+        if self.link.healthy:
             if tokens < 0.0 and not remote:
                 return  # a refund of a reservation made locally: keeping it is safe
             args = (repr(float(tokens)), repr(rates.token_interval), repr(mark), self._ttl_ms)
             try:
-                await self.eval(LIM_ADJUST, (self._key(key),), (*args, repr(_bucket.MAX_DEBT)))
+                await self.link.eval(LIM_ADJUST, (self._key(key),), (*args, repr(_bucket.MAX_DEBT)))
                 return
             except RedisUnavailable:
                 pass
@@ -382,7 +282,7 @@ class RedisStore:
         requests_remaining: float | None = None,
         tokens_remaining: float | None = None,
     ) -> None:
-        if self._healthy:
+        if self.link.healthy:
             args = (
                 *(repr(float(x)) for x in rates),
                 "" if requests_remaining is None else repr(float(requests_remaining)),
@@ -390,7 +290,7 @@ class RedisStore:
                 self._ttl_ms,
             )
             try:
-                await self.eval(LIM_SYNC, (self._key(key),), args)
+                await self.link.eval(LIM_SYNC, (self._key(key),), args)
                 return
             except RedisUnavailable:
                 pass
@@ -404,13 +304,13 @@ class RedisStore:
         )
 
     async def hold(self, key: str, until: float) -> float:
-        now = self._now()
+        now = clock_of(self._clock).monotonic()
         # Kept locally too, so a pushback still holds if Redis goes away.
         local = self._local.hold_now(key, until)
-        if self._healthy:
+        if self.link.healthy:
             args = (repr(float(until - now)), self._ttl_ms)
             try:
-                reply = await self.eval(LIM_HOLD, (self._key(key),), args)
+                reply = await self.link.eval(LIM_HOLD, (self._key(key),), args)
             except RedisUnavailable:
                 pass
             else:
@@ -426,5 +326,5 @@ class RedisStore:
         self._breakers.saved(key, record, now)
 
     def __repr__(self) -> str:
-        state = "healthy" if self._healthy else "down"
+        state = "healthy" if self.link.healthy else "down"
         return f"RedisStore(prefix={self.prefix!r}, {state}, workers={self.workers})"

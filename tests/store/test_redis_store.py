@@ -284,6 +284,49 @@ async def test_outage_local_share_one_warning_then_shared_again(
         await fresh.aclose()
 
 
+async def _reconnect(store: RedisStore, clock: FakeClock) -> None:
+    for _ in range(40):  # reconnection attempts on the fake clock, until one lands
+        await clock.advance(1.0)
+        await asyncio.sleep(0.05)
+        if store.healthy:
+            return
+    raise AssertionError("the store did not reconnect")
+
+
+async def test_the_first_process_back_takes_only_its_part(
+    make: Callable[..., RedisStore], redis_server: RedisServer
+) -> None:
+    """Four processes share a burst of 4 at 1/s. Redis restarts (empty); the
+    first one back finds itself alone in the worker set while the three
+    others still take their local quarter, so it asks Redis for a quarter
+    too; the second one back makes it a half."""
+    clocks = [FakeClock(NOW) for _ in range(4)]
+    stores = [make(clock=c, timeout=0.2, backoff=0.5, max_backoff=0.5) for c in clocks]
+    rates = Rates(1.0, 4.0)
+    for s in [*stores, *stores]:  # the second round sees all four registered
+        await s.reserve("k", NOW, 0.0, rates)
+    assert [s.workers for s in stores] == [4, 4, 4, 4]
+    redis_server.kill()
+    for s in stores:
+        await s.reserve("k", NOW, 0.0, rates)
+        assert not s.healthy and s.share == 0.25
+    redis_server.start()
+    a, b = stores[0], stores[1]
+    await _reconnect(a, clocks[0])
+    now = clocks[0].monotonic()
+    first = await a.reserve("k", now, 0.0, rates)
+    second = await a.reserve("k", now, 0.0, rates)
+    assert first.admitted and not second.admitted
+    assert second.start == pytest.approx(now + 4.0, abs=0.05)  # a quarter of 1/s
+    await _reconnect(b, clocks[1])
+    await b.reserve("k", clocks[1].monotonic(), 0.0, rates)  # registers: two are back
+    await a.reserve("k2", now, 0.0, rates)  # its reply tells A that two are back
+    assert a.workers == 4  # the count from before the outage holds meanwhile
+    grants = [await a.reserve("k3", now, 0.0, rates) for _ in range(3)]
+    assert [g.admitted for g in grants] == [True, True, False]  # half the burst of 4
+    assert grants[2].start == pytest.approx(now + 2.0, abs=0.05)  # at half of 1/s
+
+
 async def test_a_stalled_redis_costs_one_timeout_not_a_stalled_call(
     make: Callable[..., RedisStore], redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -373,7 +416,7 @@ async def test_save_is_optimistic_trips_merge_and_resets_win(
 
     async def save(base: int, state: str, open_for: float, trips: int, force: bool = False) -> Any:
         args = (str(base), state, repr(open_for), str(trips), "", "", "1" if force else "0")
-        reply = await store.eval(BRK_SAVE, ("t:brk:k",), (*args, "900000", "t:brk", "k"))
+        reply = await store.link.eval(BRK_SAVE, ("t:brk:k",), (*args, "900000", "t:brk", "k"))
         return int(reply[0]), int(reply[1]), reply[2].decode(), float(reply[3]), int(reply[4])
 
     ok, v, st, open_for, trips = await save(0, "open", 30.0, 1)
