@@ -477,3 +477,28 @@ async def test_a_trip_lost_with_redis_data_is_stored_again(
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("the open record was not stored again")
+
+
+async def test_a_client_decoding_replies_to_str_works_the_same(redis_server: RedisServer) -> None:
+    """``decode_responses=True`` turns every reply into str: buckets, saves
+    and pub/sub messages still parse."""
+    from resilience._breaker import CircuitBreaker
+
+    clients = [redis.Redis.from_url(redis_server.url, decode_responses=True) for _ in range(2)]
+    a, b = (RedisStore(c, prefix="d") for c in clients)
+    try:
+        rates = Rates(60.0, 1.0)
+        assert (await a.reserve("k", NOW, 0.0, rates)).admitted
+        refused = await b.reserve("k", NOW, 0.0, rates)
+        assert (refused.admitted, refused.binding) == (False, "requests")
+        bb = CircuitBreaker(store=b, failure_threshold=1)
+        bb.state(TRIP.target)
+        await until(lambda: b._breakers.subscribed, "B to subscribe")
+        CircuitBreaker(failure_threshold=1, store=a).allow(TRIP).failure(DOWN)
+        await until(lambda: bb.state(TRIP.target) == "open", "B to see the trip")
+        assert a.healthy and b.healthy
+    finally:
+        for s in (a, b):
+            await s.aclose()
+        for c in clients:
+            await c.aclose()
