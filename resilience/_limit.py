@@ -127,6 +127,7 @@ class KeyState:
         "hold",
         "in_flight",
         "last_parse",
+        "last_sent",
         "latency",
         "limit",
         "name",
@@ -140,6 +141,7 @@ class KeyState:
         "stated_tpm",
         "timer",
         "tpm",
+        "window",
     )
 
     def __init__(self, name: str, limit: Limit | None, adaptive: AdaptiveRate | None) -> None:
@@ -148,10 +150,11 @@ class KeyState:
         self.adaptive = adaptive
         self.stated_rpm: float | None = None
         self.stated_tpm: float | None = None
-        # A key nobody configured starts with one call in flight until the
-        # provider answers once: its first answer usually states the limit,
-        # and the callers queued behind it then never burst into a 429 wall.
+        # A key nobody configured starts in slow start: one call in flight,
+        # one more per success. Its first answer usually states the limit, and
+        # the callers queued behind it then never burst into a wall of 429s.
         self.probing = limit is None and adaptive is not None
+        self.window = 1
         self.probe_timer: TimerHandle | None = None
         self.in_flight = 0
         self.slot_waiters: deque[Waiter] = deque()
@@ -161,6 +164,7 @@ class KeyState:
         self.hold = -math.inf
         self.latency = 0.0
         self.last_parse = -math.inf
+        self.last_sent = -math.inf
         self.rates = Rates()
         self.tpm: float | None = None
         self.capacity: int | None = None
@@ -187,7 +191,7 @@ class KeyState:
             tok_capacity = burst * req_interval / tok_interval
         self.rates = Rates(req_interval, burst, tok_interval, tok_capacity)
         conc = self.limit.concurrency if self.limit is not None else None
-        self.capacity = _min_int(conc, 1 if self.probing else None)
+        self.capacity = _min_int(conc, self.window if self.probing else None)
         self.gated = self.capacity is not None
         return _looser(old.request_interval, req_interval) or _looser(
             old.token_interval, tok_interval

@@ -84,7 +84,7 @@ class Permit:
     def settled(self) -> bool:
         return self._done
 
-    def _finish(self) -> tuple[KeyState, float] | None:
+    def _finish(self, ok: bool) -> tuple[KeyState, float] | None:
         """Settle once: give the slot back, note the answer; None if settled already."""
         if self._done:
             return None
@@ -97,7 +97,7 @@ class Permit:
         if self._slot:
             self._slot = False
             lim._free_slot(state)
-        lim._heard(state)
+        lim._answered(state, self._clock, ok)
         took = now - self.sent_at
         state.latency += _LATENCY_WEIGHT * (took - state.latency)
         return state, now
@@ -106,7 +106,7 @@ class Permit:
         """The call succeeded. ``usage``: ``{"input_tokens", "output_tokens"}``
         (or the provider's field names), an ``(input, output)`` pair, or the
         result itself; unknown usage keeps the reservation as it was."""
-        done = self._finish()
+        done = self._finish(True)
         if done is None:
             return
         state, now = done
@@ -118,13 +118,13 @@ class Permit:
             lim._sync_headers(state, headers, now, force=False)
         learner = state.adaptive
         if learner is not None and learner.rate is not None:
-            learner.on_success(now)
+            learner.on_success(now, self.sent_at)
             lim._recompute(state)
 
     def fail(self, failure: Failure, headers: Mapping[str, str] | Any | None = None) -> None:
         """The call failed with ``failure``. Nothing was generated, so the output
         reservation comes back; a rate limit holds the key and slows it down."""
-        done = self._finish()
+        done = self._finish(False)
         if done is None:
             return
         state, now = done
@@ -139,17 +139,15 @@ class Permit:
         """The call ended without an answer (cancelled, or a bug in the
         handler): the slot comes back, the reservation stands (it may have
         reached the provider)."""
-        self._finish()
+        self._finish(False)
 
     def answered(self, headers: Mapping[str, str] | Any | None) -> None:
         """A streamed answer started: resync now, settle when the stream ends."""
         state = self._state
         if state is None or self._done:
             return
-        lim = self._limiter
-        lim._heard(state)
         if headers is not None:
-            lim._sync_headers(state, headers, self._clock.monotonic(), force=False)
+            self._limiter._sync_headers(state, headers, self._clock.monotonic(), force=False)
 
     def end_stream(self, error: BaseException | None, attempt: AttemptState | None) -> None:
         """The stream this permit admitted ended (``error`` when it broke)."""

@@ -111,14 +111,15 @@ def test_store_admissions_never_exceed_rate_plus_capacity_over_any_window(
     case: tuple[Rates, list[tuple[float, int, int, float]]],
 ) -> None:
     """Token usage admitted (reserved, then reconciled down to what was really
-    used) stays within ``window / interval + max(capacity, largest call)`` over
-    every window, even with refunds arriving while later calls are admitted."""
+    used) stays within ``window / interval + max(capacity, largest call in the
+    window)`` over every window, even with refunds arriving while later calls
+    are admitted."""
     rates, calls = case
     store = MemoryStore()
     interval, capacity = rates.token_interval, rates.token_capacity
     now = 0.0
     pending: list[tuple[float, float, float]] = []  # (settle time, refund, mark)
-    events: list[tuple[float, int]] = []
+    events: list[tuple[float, int, int]] = []
     for gap, reserved, used, duration in calls:
         used = min(used, reserved)
         now += gap
@@ -132,14 +133,15 @@ def test_store_admissions_never_exceed_rate_plus_capacity_over_any_window(
                 break
             due = [p[0] for p in pending if p[0] < grant.start]
             now = min([grant.start, *due])
-        events.append((now, used))
+        events.append((now, used, reserved))
         pending.append((now + duration, float(reserved - used), grant.mark))
-    largest = max(n for _, n in events)
-    for i, (start, _) in enumerate(events):
+    for i, (start, _, _) in enumerate(events):
         total = 0
-        for t, n in events[i:]:
-            total += n
-            bound = (t - start) / interval + max(capacity, largest)
+        largest = capacity
+        for t, used, reserved in events[i:]:
+            total += used
+            largest = max(largest, reserved)
+            bound = (t - start) / interval + largest
             assert total <= bound + 1e-6, (start, t, total, bound)
 
 
