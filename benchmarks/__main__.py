@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _common
 from benchmarks._common import RESULTS, machine, table
 
 # name -> modules it runs (``overhead`` covers telemetry and the peers).
@@ -124,8 +125,13 @@ def run_one(module_name: str, quick: bool, results: Path) -> dict[str, Any]:
     captured = io.StringIO()
     try:
         # Modules print their own progress or tables; the runner prints one table.
-        with contextlib.redirect_stdout(captured):
-            result = asyncio.run(module.measure(quick=quick))
+        # A module that calls emit() itself writes where this run writes.
+        saved, _common.RESULTS = _common.RESULTS, results
+        try:
+            with contextlib.redirect_stdout(captured):
+                result = asyncio.run(module.measure(quick=quick))
+        finally:
+            _common.RESULTS = saved
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         return {"benchmark": module_name, "error": f"failed: {type(exc).__name__}: {exc}"}
@@ -143,6 +149,14 @@ def run_one(module_name: str, quick: bool, results: Path) -> dict[str, Any]:
     return record
 
 
+def _saved(module_name: str, results: Path) -> dict[str, Any]:
+    path = results / f"{module_name}.json"
+    if not path.exists():
+        return {"benchmark": module_name, "error": "no saved result"}
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark")
@@ -152,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"comma-separated subset of: {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: table, latest.md and plots from the JSON lines already saved",
+    )
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="where JSON lines and plots go"
     )
@@ -163,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: dict[str, dict[str, Any]] = {}
     for name in names:
         for module_name in BENCHMARKS[name]:
+            if args.report_only:
+                records[module_name] = _saved(module_name, args.results)
+                continue
             print(f"running {module_name}{' (quick)' if args.quick else ''} ...", file=sys.stderr)
             records[module_name] = run_one(module_name, args.quick, args.results)
     rows = combined_rows(records)
@@ -170,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = machine()
     print(f"machine: {where['cpu']}, {where['cores']} cores, Python {where['python']}")
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "latest.md").write_text(_markdown(rows, where, args.quick))
+    quick = any(r.get("quick") for r in records.values()) if args.report_only else args.quick
+    (args.results / "latest.md").write_text(_markdown(rows, where, quick))
     if not args.no_plots:
         from benchmarks.plots import make_plots
 

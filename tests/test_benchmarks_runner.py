@@ -68,3 +68,23 @@ def test_unknown_benchmark_name_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         runner.main(["--only", "nope"])
     assert exc.value.code == 2
+
+
+def test_report_only_rebuilds_the_table_from_saved_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing runs: the combined table and latest.md come from the JSON lines on disk."""
+    saved = {
+        "benchmark": "scale",
+        "machine": {"cpu": "test-cpu", "cores": 2, "python": "3.11", "platform": "linux"},
+        "quick": False,
+        "rows": [{"metric": "calls/s, 1 caller", "value": 1234, "unit": "calls/s"}],
+    }
+    (tmp_path / "scale.json").write_text(json.dumps(saved) + "\n")
+    code = runner.main(
+        ["--report-only", "--only", "scale", "--no-plots", "--results", str(tmp_path)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "calls/s, 1 caller" in out and "1,234 calls/s" in out
+    assert "| scale | calls/s, 1 caller | 1,234 calls/s |" in (tmp_path / "latest.md").read_text()
