@@ -156,6 +156,11 @@ async def _rate(
         for kind, n in r["failed"].items():
             failures[kind] = failures.get(kind, 0) + n
     row["failed_by_kind"] = failures
+    causes: dict[str, int] = {}
+    for r in replies:
+        for cause, n in r["causes"].items():
+            causes[cause] = causes.get(cause, 0) + n
+    row["redis_warning_causes"] = causes
     return row
 
 
@@ -182,6 +187,36 @@ async def _trips(fp: Any, workers: list[_Worker], rounds: int) -> dict[str, Any]
         "p90_ms": ms[int(0.9 * (len(ms) - 1))],
         "max_ms": ms[-1],
     }
+
+
+async def _admission_cost(url: str, n: int) -> dict[str, Any]:
+    """Microseconds per admission (one reserve, sequential, nothing queued):
+    the in-memory store against one Lua round trip to a local Redis."""
+    import redis.asyncio as aioredis
+
+    from resilience._limiter_store import MemoryStore, Rates
+    from resilience._redis_store import RedisStore
+
+    rates = Rates(1e-6, 1e6)  # never binding: every reserve admits
+    client = aioredis.Redis.from_url(url)
+    redis_store = RedisStore(client, prefix="cost")
+    out: dict[str, Any] = {}
+    try:
+        for name, store in (("memory", MemoryStore()), ("redis", redis_store)):
+            for _ in range(50):  # warm up (connections, script cache)
+                await store.reserve("k", 0.0, 0.0, rates)
+            samples = []
+            for _ in range(n):
+                t = time.perf_counter()
+                await store.reserve("k", 0.0, 0.0, rates)
+                samples.append((time.perf_counter() - t) * 1e6)
+            samples.sort()
+            out[f"{name}_p50_us"] = samples[len(samples) // 2]
+            out[f"{name}_p99_us"] = samples[int(0.99 * (len(samples) - 1))]
+    finally:
+        await redis_store.aclose()
+        await client.aclose()
+    return out
 
 
 async def measure(quick: bool = False) -> dict[str, Any]:
@@ -217,14 +252,22 @@ async def measure(quick: bool = False) -> dict[str, Any]:
                     workers.append(_Worker(proc))
                 for w in workers:
                     await w.answer()  # ready
+                # First calls pay for imports and connections: not in any figure.
+                for w in workers:
+                    await w.ask(phase="warm")
+                for w in workers:
+                    await w.answer()
+                await asyncio.sleep(1.0)
                 rows = []
                 for name, store, rpm in SCENARIOS:
                     if quick and name == "memory, limit / 4":
                         continue  # the static split: full runs only
                     key = "kill" if name.endswith("mid-run") else store
                     rows.append(await _rate(fp, workers, redis, name, store, rpm, seconds[key]))
-                    await asyncio.sleep(1.0)  # let the provider's buckets refill
+                    # Let the provider's one-second bucket refill after a 429 storm.
+                    await asyncio.sleep(1.0 if store == "memory" or not quick else 0.3)
                 breaker = await _trips(fp, workers, rounds)
+                cost = await _admission_cost(url, 500 if quick else 5000)
                 for w in workers:
                     await w.ask(phase="exit")
         finally:
@@ -238,6 +281,7 @@ async def measure(quick: bool = False) -> dict[str, Any]:
     return {
         "rows": rows,
         "breaker_propagation": breaker,
+        "admission_cost": cost,
         "setup": {
             "workers": WORKERS,
             "callers_per_worker": CALLERS,
@@ -256,10 +300,14 @@ class _Count(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.n = 0
+        self.causes: dict[str, int] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         if "Redis store" in record.getMessage():
             self.n += 1
+            args = record.args if isinstance(record.args, tuple) else ()
+            cause = str(args[1]) if len(args) > 1 else "?"
+            self.causes[cause] = self.causes.get(cause, 0) + 1
 
 
 async def _worker(base_url: str, redis_url: str) -> None:
@@ -294,6 +342,7 @@ async def _worker(base_url: str, redis_url: str) -> None:
         breaker = CircuitBreaker(store=store) if shared else CircuitBreaker()
         llm = resilient(sdk, pipeline=Pipeline(breaker, limiter), provider="fake")
         ok, failed, before = 0, dict[str, int](), warnings.n
+        warnings.causes.clear()
 
         async def caller() -> None:
             nonlocal ok
@@ -312,7 +361,7 @@ async def _worker(base_url: str, redis_url: str) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.wait(tasks, timeout=5)
-        say(ok=ok, failed=failed, warnings=warnings.n - before)
+        say(ok=ok, failed=failed, warnings=warnings.n - before, causes=warnings.causes)
 
     async def trip(model: str) -> None:
         opened: list[float] = []
@@ -347,6 +396,11 @@ async def _worker(base_url: str, redis_url: str) -> None:
             await trip(cmd["model"])
         elif cmd["phase"] == "watch":
             await watch(cmd["model"])
+        elif cmd["phase"] == "warm":
+            llm = resilient(sdk, pipeline=Pipeline(), provider="fake")
+            for _ in range(2):
+                await llm.chat.completions.create(model=MODEL, messages=messages, max_tokens=8)
+            say(warm=True)
         else:
             break
     await store.aclose()
@@ -370,6 +424,11 @@ def main() -> None:
     print(
         f"breaker trip seen by the other processes: median {b['median_ms']:.1f} ms, "
         f"p90 {b['p90_ms']:.1f} ms, max {b['max_ms']:.1f} ms ({b['observations']} observations)"
+    )
+    c = record["admission_cost"]
+    print(
+        f"one admission: in memory {c['memory_p50_us']:.1f} us (p99 {c['memory_p99_us']:.1f}), "
+        f"through Redis {c['redis_p50_us']:.0f} us (p99 {c['redis_p99_us']:.0f})"
     )
 
 

@@ -1,11 +1,12 @@
 """The Redis store's connection: bounded commands, health, reconnection.
 
-Every command runs under a short timeout. The first one that fails marks the
-link down: one warning is logged for the whole outage, callers go on with
-local state (they get :class:`RedisUnavailable` at once instead of waiting
-on a dead server), and a background task pings Redis with jittered,
-growing delays on the injected clock. When it answers, the link is up
-again, one info line is logged, and the ``on_resume`` callbacks run.
+Every command runs under a short timeout. A refused or broken connection, or
+two timeouts in a row, mark the link down: one warning is logged for the
+whole outage, callers go on with local state (they get
+:class:`RedisUnavailable` at once instead of waiting on a dead server), and a
+background task pings Redis with jittered, growing delays on the injected
+clock. When it answers, the link is up again, one info line is logged, and
+the ``on_resume`` callbacks run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from resilience._clock import Clock
 from resilience._context import clock_of
@@ -26,6 +28,9 @@ from resilience._redis_scripts import Script
 __all__ = ["RedisLink", "RedisUnavailable", "cancel_all"]
 
 log = logging.getLogger("resilience")
+
+SLOW_REPLIES = 2
+"""Timeouts in a row that make an outage (a refused connection makes one at once)."""
 
 
 class RedisUnavailable(Exception):
@@ -78,6 +83,7 @@ class RedisLink:
         self._fallback = fallback  # what the warning says callers do meanwhile
         self.healthy = True
         self.outages = 0
+        self._slow = 0  # timeouts in a row
         self.on_resume: list[Callable[[Clock], None]] = []
         self._back = asyncio.Event()
         self._back.set()
@@ -155,14 +161,22 @@ class RedisLink:
         try:
             async with asyncio.timeout(self.timeout):
                 try:
-                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                    reply = await self.client.evalsha(script.sha, len(keys), *keys, *args)
                 except NoScriptError:
                     # The server restarted or flushed its script cache: EVAL
                     # runs the script and caches it again in one round trip.
-                    return await self.client.eval(script.source, len(keys), *keys, *args)
+                    reply = await self.client.eval(script.source, len(keys), *keys, *args)
         except (RedisError, OSError, TimeoutError) as exc:
-            self.failed(exc)
+            # One late reply is a hiccup (a busy host, a long GC pause): that
+            # call goes on locally. Two in a row, or a refused connection, is
+            # an outage.
+            slow = isinstance(exc, TimeoutError | RedisTimeout)
+            self._slow = self._slow + 1 if slow else 0
+            if not slow or self._slow >= SLOW_REPLIES:
+                self.failed(exc)
             raise RedisUnavailable(str(exc)) from exc
+        self._slow = 0
+        return reply
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` in the background, keeping a reference until it ends."""
