@@ -269,7 +269,7 @@ def bucket_rows(result: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
     def handled(side: Mapping[str, Any], bucket: str) -> str:
         h = side["handled_by_bucket"].get(bucket, {})
-        return ", ".join(f"{a} {h[a]:,}" for a in ACTIONS if h.get(a)) or "-"
+        return "\n".join(f"{a} {h[a]:,}" for a in ACTIONS if h.get(a)) or "-"
 
     rows: list[tuple[str, ...]] = []
     for bucket in buckets:

@@ -74,6 +74,9 @@ def sdk_client(spec: ProviderSpec, base_url: str, config: SimulationConfig, retr
     if spec.style == "anthropic":
         import anthropic
 
+        if "open_telemetry" in inspect.signature(anthropic.AsyncAnthropic).parameters:
+            # anthropic 2.x traces its own calls; keep Jaeger to the pipeline's spans.
+            common["open_telemetry"] = False
         return anthropic.AsyncAnthropic(
             base_url=base_url,
             http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=hooks),

@@ -17,8 +17,8 @@ __all__ = ["live_panel", "result_tables"]
 
 _SIDES = ("baseline", "pipeline")
 _TITLES = {
-    "baseline": "baseline: SDK retries only",
-    "pipeline": "pipeline: Fallback, Retry, CircuitBreaker, RateLimiter",
+    "baseline": "baseline (SDK retries)",
+    "pipeline": "pipeline (full)",
 }
 _STATE_STYLE = {"closed": "green", "open": "bold red", "half-open": "yellow"}
 
@@ -34,7 +34,7 @@ def _side_block(config: Any, snap: Mapping[str, Any] | None, name: str) -> Rende
         Text(f"{elapsed:4.1f}/{snap['duration']:g}s"),
         Text("outage on" if snap["outage"] else "", style="bold red"),
     )
-    stats = Table.grid(padding=(0, 2))
+    stats = Table.grid(padding=(0, 3))
     ok = snap["succeeded"]
     calls = snap["calls"]
     rate = f" ({ok / calls * 100:.0f}%)" if calls else ""
@@ -43,6 +43,8 @@ def _side_block(config: Any, snap: Mapping[str, Any] | None, name: str) -> Rende
         Text(f"ok {ok:,}{rate}", style="green"),
         Text(f"failed {snap['failed']:,}", style="red" if snap["failed"] else ""),
         f"in flight {snap['in_flight']}",
+    )
+    stats.add_row(
         f"requests {snap['requests']:,}",
         Text(f"429s {snap['provider_429s']:,}", style="yellow" if snap["provider_429s"] else ""),
         f"retries {snap['retries']:,}",
@@ -66,7 +68,8 @@ def live_panel(config: Any, snapshots: Mapping[str, Mapping[str, Any]]) -> Rende
     return Panel(
         Group(*blocks),
         title="resilience simulate",
-        subtitle=f"{config.concurrency} agents, seed {config.seed}",
+        subtitle=f"{config.concurrency} agents, seed {config.seed}; pipeline = Fallback, Retry, "
+        "CircuitBreaker, RateLimiter",
     )
 
 
@@ -88,7 +91,7 @@ def result_tables(result: Mapping[str, Any]) -> list[RenderableType]:
         caption=f"providers: {providers}; {cfg['failure_rate'] * 100:g}% of requests fail "
         "with the April 2026 mix",
     )
-    main.add_column("")
+    main.add_column("", no_wrap=True)
     main.add_column("baseline (SDK retries)", justify="right")
     main.add_column("pipeline", justify="right", style="bold")
     for metric, base, pipe in comparison_rows(result):
@@ -98,13 +101,13 @@ def result_tables(result: Mapping[str, Any]) -> list[RenderableType]:
         caption="retry: sent again to the same target; fallback: moved to another "
         "target; degrade: sent without a feature; surfaced: the application got it",
     )
-    buckets.add_column("bucket")
-    buckets.add_column("baseline errors", justify="right")
-    buckets.add_column("baseline handling")
-    buckets.add_column("failed calls", justify="right")
-    buckets.add_column("pipeline errors", justify="right")
-    buckets.add_column("pipeline handling")
-    buckets.add_column("failed calls", justify="right", style="bold")
+    buckets.add_column("bucket", no_wrap=True)
+    buckets.add_column("baseline\nerrors", justify="right")
+    buckets.add_column("baseline\nhandling", no_wrap=True)
+    buckets.add_column("baseline\nfailed calls", justify="right")
+    buckets.add_column("pipeline\nerrors", justify="right")
+    buckets.add_column("pipeline\nhandling", no_wrap=True)
+    buckets.add_column("pipeline\nfailed calls", justify="right", style="bold")
     for row in bucket_rows(result):
         buckets.add_row(*row)
     return [main, buckets]
