@@ -104,10 +104,10 @@ def result_tables(result: Mapping[str, Any]) -> list[RenderableType]:
     buckets.add_column("bucket", no_wrap=True)
     buckets.add_column("baseline\nerrors", justify="right")
     buckets.add_column("baseline\nhandling", no_wrap=True)
-    buckets.add_column("baseline\nfailed calls", justify="right")
+    buckets.add_column("baseline\nfailed", justify="right")
     buckets.add_column("pipeline\nerrors", justify="right")
     buckets.add_column("pipeline\nhandling", no_wrap=True)
-    buckets.add_column("pipeline\nfailed calls", justify="right", style="bold")
+    buckets.add_column("pipeline\nfailed", justify="right", style="bold")
     for row in bucket_rows(result):
         buckets.add_row(*row)
     return [main, buckets]
