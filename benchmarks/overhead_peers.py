@@ -13,6 +13,9 @@ A zero-latency handler that answers at once, wrapped by:
   LiteLLM's own no-network path (one deployment, no retries configured
   beyond its defaults);
 - ``langchain with_retry``: ``RunnableLambda(handler).with_retry()``;
+- ``langchain with_fallbacks``: the same with one fallback runnable;
+- ``langchain InMemoryRateLimiter``: ``aacquire()`` (rate far above the
+  load) before the handler;
 - ``tenacity AsyncRetrying``: ``async for attempt in AsyncRetrying(...)``.
 
 Figures are CPU time (``time.process_time``, all threads of the process) per
@@ -141,6 +144,25 @@ def langchain_with_retry() -> Callable[[], Awaitable[Any]]:
     return lambda: runnable.ainvoke(None)
 
 
+def langchain_with_fallbacks() -> Callable[[], Awaitable[Any]]:
+    from langchain_core.runnables import RunnableLambda
+
+    runnable: Any = RunnableLambda(_handler).with_fallbacks([RunnableLambda(_handler)])
+    return lambda: runnable.ainvoke(None)
+
+
+def langchain_rate_limiter() -> Callable[[], Awaitable[Any]]:
+    from langchain_core.rate_limiters import InMemoryRateLimiter
+
+    limiter = InMemoryRateLimiter(requests_per_second=1e9, max_bucket_size=1e9)
+
+    async def run() -> Any:
+        await limiter.aacquire()
+        return await _handler(None)
+
+    return run
+
+
 def tenacity_retrying() -> Callable[[], Awaitable[Any]]:
     from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
@@ -162,6 +184,8 @@ CONTENDERS: dict[str, tuple[Callable[[], Callable[[], Awaitable[Any]]], str]] = 
     "resilience, full pipeline + Telemetry (no-op API)": (resilience_full_otel, "fast"),
     "litellm Router (mock_response)": (litellm_router, "slow"),
     "langchain with_retry": (langchain_with_retry, "medium"),
+    "langchain with_fallbacks": (langchain_with_fallbacks, "medium"),
+    "langchain InMemoryRateLimiter": (langchain_rate_limiter, "fast"),
     "tenacity AsyncRetrying": (tenacity_retrying, "fast"),
     # Where the pipeline's own time goes: each layer alone (no subscriber).
     "layer: Pipeline, no middleware": (_layer(""), "fast"),
@@ -216,7 +240,7 @@ async def measure(quick: bool = False) -> dict[str, Any]:
                 "cpu_us_per_call": round(med * 1e6, 2),
                 "added_us": round(added * 1e6, 2),
                 "x_resilience": (
-                    round(added / ref, 1)
+                    round(added / ref, 2)
                     if ref and name != "bare" and not name.startswith("layer:")
                     else None
                 ),
