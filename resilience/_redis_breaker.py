@@ -296,7 +296,14 @@ class RedisBreakers:
             await clock.sleep(store.backoff)
 
     def resumed(self, clock: Clock) -> None:
-        """Redis answers again: store what changed meanwhile, re-read the rest."""
+        """Redis answers again: subscribe afresh, store what changed
+        meanwhile, re-read the rest."""
+        # redis.asyncio may still be retrying the old subscription with its
+        # own backoff (seconds): a new one listens now.
+        old, self._listener = self._listener, None
+        if old is not None:
+            self._store.link.spawn(cancel_all([old]))
+            self._listener = self._store.link.spawn(self._listen(clock))
         for key, e in self._entries.items():
             e.refreshed = -math.inf
             if e.pending is not None and not e.pushing:

@@ -508,3 +508,31 @@ async def test_a_client_decoding_replies_to_str_works_the_same(redis_server: Red
             await s.aclose()
         for c in clients:
             await c.aclose()
+
+
+async def test_after_an_outage_trips_arrive_by_pubsub_again_at_once(
+    make: Callable[..., RedisStore], redis_server: RedisServer
+) -> None:
+    """After an outage B is subscribed again: B, which never re-reads
+    (breaker_refresh=60 s), hears A's next trip by pub/sub. (The store
+    subscribes afresh on recovery rather than wait out redis.asyncio's own
+    retry backoff, which after outages of several seconds grows to seconds;
+    benchmarks/distributed.py shows that case.)"""
+    from resilience._breaker import CircuitBreaker
+
+    clocks = [FakeClock(NOW), FakeClock(NOW)]
+    a, b = (make(clock=c, backoff=0.5, max_backoff=0.5, breaker_refresh=60.0) for c in clocks)
+    ba = CircuitBreaker(failure_threshold=1, store=a, clock=clocks[0])
+    bb = CircuitBreaker(failure_threshold=1, store=b, clock=clocks[1])
+    bb.state(TRIP.target)
+    await until(lambda: b._breakers.subscribed, "B to subscribe")
+    redis_server.kill()
+    for s in (a, b):
+        await s.reserve("k", NOW, 0.0, Rates(1.0, 1.0))  # notices the outage
+        assert not s.healthy
+    redis_server.start()
+    await _reconnect(a, clocks[0])
+    await _reconnect(b, clocks[1])
+    await until(lambda: b._breakers.subscribed, "B to subscribe again", limit=1.5)
+    ba.allow(TRIP).failure(DOWN)
+    await until(lambda: bb.state(TRIP.target) == "open", "B to hear the trip", limit=1.5)
