@@ -22,6 +22,8 @@ import random as _random
 import uuid
 from typing import Any
 
+from redis import Redis as SyncRedis
+
 from resilience import _bucket
 from resilience._breaker_store import BreakerRecord
 from resilience._clock import Clock
@@ -111,7 +113,8 @@ class RedisStore:
         clock: Clock | None = None,
         random: _random.Random | None = None,
     ) -> None:
-        if not callable(getattr(client, "evalsha", None)):
+        if not callable(getattr(client, "evalsha", None)) or isinstance(client, SyncRedis):
+            # The synchronous client would block the event loop on every call.
             raise ConfigError("client", type(client).__name__, "a redis.asyncio.Redis client")
         if not isinstance(prefix, str) or not prefix:
             raise ConfigError("prefix", prefix, "a non-empty string")

@@ -69,9 +69,13 @@ def test_bad_settings_name_field_and_value(kwargs: dict[str, Any], field: str) -
     assert err.value.field == field
 
 
-def test_a_client_that_is_not_redis_is_refused() -> None:
+def test_a_client_that_is_not_asyncio_redis_is_refused() -> None:
+    import redis as sync_redis
+
     with pytest.raises(ConfigError, match="client"):
         RedisStore(object())
+    with pytest.raises(ConfigError, match=r"redis\.asyncio"):
+        RedisStore(sync_redis.Redis())  # would block the loop
 
 
 def test_one_store_serves_both_limiter_and_breaker() -> None:
