@@ -15,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resilience._classify import classify
-from resilience._errors import FallbackExhausted, ProviderError, ResilienceError
+from resilience._errors import (
+    CircuitOpenError,
+    FallbackExhausted,
+    ProviderError,
+    ResilienceError,
+)
 from resilience._events import (
     AttemptEnded,
     BreakerReject,
@@ -29,7 +34,7 @@ from resilience._events import (
 )
 from resilience._failure import Bucket
 
-__all__ = ["ACTIONS", "Tally", "bucket_of_error", "percentile", "summarize"]
+__all__ = ["ACTIONS", "CIRCUIT_OPEN", "Tally", "bucket_of_error", "percentile", "summarize"]
 
 ACTIONS = ("retry", "fallback", "degrade", "surfaced")
 """What became of a provider error: retried on the same target, moved to
@@ -42,15 +47,25 @@ def _status_bucket(status: int) -> str:
     return classify(status=status).bucket.value
 
 
+CIRCUIT_OPEN = "circuit_open"
+"""Not a bucket: every target refused the call at once with an open breaker."""
+
+
 def bucket_of_error(error: BaseException) -> str:
-    """The bucket of the failure that ended a call (``unknown`` if none is known)."""
+    """The bucket of the failure that ended a call; ``circuit_open`` when every
+    target's breaker refused it, ``unknown`` when nothing else is known."""
     failure = getattr(error, "failure", None)
     if failure is None and isinstance(error, FallbackExhausted):
-        # Every target was closed or held: name the last real provider failure.
+        # Name the last real provider failure among the targets tried.
         for _, err in reversed(error.errors):
             failure = getattr(err, "failure", None)
             if failure is not None:
                 break
+        else:
+            if error.errors and all(isinstance(e, CircuitOpenError) for _, e in error.errors):
+                return CIRCUIT_OPEN
+    if failure is None and isinstance(error, CircuitOpenError):
+        return CIRCUIT_OPEN
     if failure is not None:
         return str(failure.bucket.value)
     if isinstance(error, ResilienceError):

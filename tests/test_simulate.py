@@ -138,3 +138,16 @@ def test_bad_settings_name_the_field(field: str, value: object) -> None:
 def test_cli_rejects_bad_settings_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["simulate", "--duration", "-1"]) == 2
     assert "duration" in capsys.readouterr().err
+
+
+def test_a_call_every_breaker_refused_is_labelled_circuit_open() -> None:
+    """Not 'unknown': the failed-calls table says why nothing was sent."""
+    from resilience._errors import CircuitOpenError, FallbackExhausted
+    from resilience._simulate_report import CIRCUIT_OPEN, bucket_of_error
+
+    refused = FallbackExhausted([("a/m", CircuitOpenError("a")), ("b/m", CircuitOpenError("b"))])
+    assert bucket_of_error(refused) == CIRCUIT_OPEN
+    busy = ProviderError(Failure.of(Kind.OVERLOADED, status=503))
+    mixed = FallbackExhausted([("a/m", busy), ("b/m", CircuitOpenError("b"))])
+    assert bucket_of_error(mixed) == "server_error"
+    assert bucket_of_error(RuntimeError("a bug")) == "unknown"
