@@ -1,7 +1,7 @@
 """Run the benchmarks: one combined table, a JSON line per benchmark, plots.
 
     python -m benchmarks                   # everything, full mode (minutes)
-    python -m benchmarks --quick           # everything, a few seconds each
+    python -m benchmarks --quick           # everything, a few seconds each (results/quick/)
     python -m benchmarks --only outage,overhead
 
 Each benchmark module has ``async def measure(quick=False) -> dict`` (rows
@@ -172,9 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run nothing: table, latest.md and plots from the JSON lines already saved",
     )
     parser.add_argument(
-        "--results", type=Path, default=RESULTS, help="where JSON lines and plots go"
+        "--results",
+        type=Path,
+        default=None,
+        help="where JSON lines and plots go (default results/, results/quick/ with --quick)",
     )
     args = parser.parse_args(argv)
+    if args.results is None:
+        # Quick figures never overwrite the full-mode ones the README quotes.
+        args.results = RESULTS / "quick" if args.quick else RESULTS
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
