@@ -245,7 +245,7 @@ async def _run_side(
         def snapshot(elapsed: float) -> dict[str, Any]:
             states = {}
             if breaker is not None:
-                states = {p.name: breaker.state(p.name) for p in config.providers}
+                states = {p.name: breaker.state(p.target) for p in config.providers}
             return {
                 "side": name,
                 "elapsed": elapsed,
