@@ -106,6 +106,9 @@ _PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
     524: "A Timeout Occurred",
     529: "Overloaded",
 }
+# A daily or monthly limit whose own message names a wait under an hour is a
+# rolling window (OpenAI RPD, Groq TPD): the same request succeeds after it.
+_ROLLING_WINDOW_WAIT = 3600.0
 _MODEL_WORDS = ("model", "deployment", "endpoint", "decommission", "engine")
 
 
@@ -154,7 +157,9 @@ def _allowed(kind: Kind, status: int | None, strong: bool, base: Kind | None) ->
     return True
 
 
-def _choose(status: int | None, sig: Signals, text: str, idents: list[str]) -> Kind:
+def _choose(
+    status: int | None, sig: Signals, text: str, idents: list[str], wait: float | None
+) -> Kind:
     base = _kind_for_status(status) if status is not None else None
     if sig.oversized_for_rate and _allowed(K.PAYLOAD_TOO_LARGE, status, True, base):
         return K.PAYLOAD_TOO_LARGE
@@ -169,6 +174,8 @@ def _choose(status: int | None, sig: Signals, text: str, idents: list[str]) -> K
                 continue
             if kind is K.BILLING and "resource_exhausted" in idents:
                 continue  # Google's quota wording mentions billing; it is a quota
+            if kind is K.QUOTA and wait is not None and wait < _ROLLING_WINDOW_WAIT:
+                continue  # "per day", but a rolling window that frees up soon: a rate limit
             if (
                 kind is K.NOT_FOUND
                 and not generic_status
@@ -297,11 +304,8 @@ def _classify(
     text = " \n ".join(texts)
     sig = find_signals(idents, text, pb.param or (extra.param if extra else None))
 
-    if exc is not None and exc.transport is not None and st is None and not sig.strong:
-        kind = exc.transport
-    else:
-        kind = _choose(st, sig, text, idents)
-
+    # The wait the response asks for, in order of trust: headers, the
+    # exception (litellm's cooldown), structured body fields, the wording.
     rl = parse_ratelimit_headers(hdrs, now=now) if hdrs else None
     wait = rl.retry_after if rl is not None else None
     for source in (
@@ -313,6 +317,11 @@ def _classify(
             wait = source
     if wait is None:
         wait = retry_after_from_text(text)
+
+    if exc is not None and exc.transport is not None and st is None and not sig.strong:
+        kind = exc.transport
+    else:
+        kind = _choose(st, sig, text, idents, _finite(wait))
     if wait is None and rl is not None and kind in (K.RATE_LIMIT, K.QUOTA):
         wait = _reset_wait(rl, text)
 

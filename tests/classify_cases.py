@@ -324,7 +324,7 @@ CASES: list[Case] = [
               "`org_01kjh7p9n8f1qs6nz2bz77vy6b` service tier `on_demand` on tokens per day "
               "(TPD): Limit 100000, Used 97050, Requested 3619. Please try again in 9m38.016s. "
               "Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/"
-              "billing", "tokens", "rate_limit_exceeded"), "quota", False, 578.016),
+              "billing", "tokens", "rate_limit_exceeded"), "rate_limit", True, 578.016),
     _case("groq-request-too-large-413", GH + "elizaOS/eliza/issues/4040", 413,
           _oa("Request too large for model `llama-3.1-8b-instant` in organization `xxxx` "
               "service tier `on_demand` on tokens per minute (TPM): Limit 6000, Requested 6294, "

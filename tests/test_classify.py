@@ -193,6 +193,15 @@ def test_single_request_over_the_per_minute_limit_is_payload_too_large() -> None
     assert f.kind is Kind.PAYLOAD_TOO_LARGE and not f.retryable
 
 
+def test_a_daily_limit_is_a_quota_unless_the_provider_names_a_short_wait() -> None:
+    """Rolling per-day windows (OpenAI RPD, Groq TPD) free up: that is a rate limit."""
+    daily = "Rate limit reached on requests per day (RPD): Limit 1000, Used 1000, Requested 1."
+    f = classify(status=429, body={"error": {"message": daily}})
+    assert f.kind is Kind.QUOTA and not f.retryable
+    g = classify(status=429, body={"error": {"message": daily + " Please try again in 8.64s."}})
+    assert g.kind is Kind.RATE_LIMIT and g.retryable and g.retry_after == 8.64
+
+
 def test_a_404_stays_not_found_whatever_it_says() -> None:
     body = {"error": {"message": "The model `x` does not exist or you do not have access to it."}}
     assert classify(status=404, body=body).kind is Kind.NOT_FOUND
