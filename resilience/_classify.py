@@ -379,6 +379,8 @@ def classify(
     TypeError) gives kind ``unknown`` with ``status`` None.
     """
     try:
+        if provider is not None and not isinstance(provider, str):
+            provider = str(provider)
         return _classify(error, status, headers, body, provider, now)
     except Exception:  # the classifier never raises
         try:

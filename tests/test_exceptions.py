@@ -7,6 +7,7 @@ stand-in); aiohttp, httpx and httpx2 talk to real sockets on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,8 @@ import httpx2
 import openai
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resilience._classify import classify
 from resilience._errors import (
@@ -491,3 +494,34 @@ async def test_explicit_status_and_body_win_over_the_exception() -> None:
     exc = await _openai_error(400, {"error": {"message": "bad"}})
     f = classify(exc, status=429, body={"error": {"code": "insufficient_quota"}})
     assert f.kind is Kind.BILLING and f.status == 429
+
+
+_values = st.one_of(
+    st.none(), st.integers(-1000, 1000), st.text(max_size=40), st.binary(max_size=40),
+    st.dictionaries(st.sampled_from(["error", "message", "code", "type"]), st.text(max_size=20)),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    attrs=st.dictionaries(
+        st.sampled_from(
+            ["status_code", "status", "code", "body", "response", "headers", "message",
+             "llm_provider", "cooldown_time", "details", "type", "__cause__"]
+        ),
+        _values,
+        max_size=6,
+    ),
+    module=st.sampled_from(["openai._exceptions", "litellm.exceptions", "myapp.errors"]),
+    base=st.sampled_from([Exception, ValueError, OSError, TimeoutError]),
+)  # fmt: skip
+def test_arbitrary_exception_shapes_never_raise(
+    attrs: dict[str, Any], module: str, base: type[Exception]
+) -> None:
+    cls = type("RateLimitError", (base,), {"__module__": module})
+    exc = cls("boom")
+    for name, value in attrs.items():
+        with contextlib.suppress(TypeError, AttributeError):
+            setattr(exc, name, value)
+    f = classify(exc, provider=123)  # type: ignore[arg-type]
+    assert isinstance(f, Failure) and f.bucket is f.kind.bucket
