@@ -118,7 +118,7 @@ async def _rate(
     kill = name.endswith("killed mid-run")
     t0 = fp.now()
     for w in workers:
-        await w.ask(phase="rate", store=store, rpm=rpm, seconds=seconds)
+        await w.ask(phase="rate", store=store, rpm=rpm, burst=BURST, seconds=seconds)
     killed_at = restarted_at = None
     if kill:
         await asyncio.sleep(seconds * 0.3)
@@ -337,7 +337,9 @@ async def _worker(base_url: str, redis_url: str) -> None:
     async def rate(cmd: dict[str, Any]) -> None:
         shared = cmd["store"] == "redis"
         limiter = RateLimiter(
-            Limit(rpm=cmd["rpm"], burst=BURST), adaptive=False, store=store if shared else None
+            Limit(rpm=cmd["rpm"], burst=cmd["burst"]),
+            adaptive=False,
+            store=store if shared else None,
         )
         breaker = CircuitBreaker(store=store) if shared else CircuitBreaker()
         llm = resilient(sdk, pipeline=Pipeline(breaker, limiter), provider="fake")

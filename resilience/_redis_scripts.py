@@ -87,9 +87,15 @@ LIM_RESERVE = _script(
     _BUCKET
     + """
 -- KEYS: bucket, workers. ARGV: tokens, ri, rcap, ti, tcap, ahead_r, ahead_t,
--- ttl_ms, worker id ('' = do not register now), worker window (s).
+-- ttl_ms, worker id ('' = do not register now), worker window (s), backdate (s).
 -- Returns {start - now, admitted, binding, mark, workers registered}.
+--
+-- Backdate: the caller's timer fired late and it asks as of the moment the
+-- store named. Whether the call fits is decided at the server's real time;
+-- the units are charged from the earlier moment (never before the bucket's
+-- own schedule), so lateness does not slow the pace, as in MemoryStore.
 local now = server_now()
+local asof = now - tonumber(ARGV[11])
 local tokens, ri, rcap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local ti, tcap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ar, at = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -119,8 +125,8 @@ end
 if start > now or ar > 0 or at > 0 then
   return {fmt(start - now), 0, binding, '0', workers}
 end
-rt = admit(rt, now, 1, ri)
-tt = admit(tt, now, tokens, ti)
+rt = admit(rt, asof, 1, ri)
+tt = admit(tt, asof, tokens, ti)
 redis.call('HSET', KEYS[1], 'rt', fmt(rt), 'tt', fmt(tt))
 keep(KEYS[1], now, tonumber(ARGV[8]), math.max(rt, tt, h))
 return {'0', 1, '', fmt(tt + ts), workers}

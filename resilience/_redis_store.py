@@ -43,6 +43,14 @@ WORKER_WINDOW = 20.0
 """A process that has not registered for this long no longer counts as a
 worker (it stopped, or it has no traffic and takes no share)."""
 
+MAX_BACKDATE = 0.05
+"""Seconds a reservation may be asked for in the past. The limiter asks as of
+the moment the store named when its timer fires late, so a busy loop does
+not slow the schedule; beyond this it is not lateness but a stale reading."""
+
+RTT_WEIGHT = 0.2
+"""Weight of the newest sample in the smoothed round trip to Redis."""
+
 SERVER_MARK = 1e9
 """Reservation marks from Redis are server Unix times (well above this);
 marks from the local fallback are readings of a monotonic clock (far
@@ -138,6 +146,7 @@ class RedisStore:
         self._next_register = -math.inf
         self._floor = 0
         self._registered = 0
+        self._rtt = 0.0  # smoothed round trip of a reservation, seconds
         self._floor_until = -math.inf
         self.workers = 0
         """Processes seen sharing this store lately (0: not known yet)."""
@@ -231,6 +240,16 @@ class RedisStore:
         if now >= self._next_register:
             register = self._id
         if self.link.healthy:
+            clock = clock_of(self._clock)
+            sent = clock.monotonic()
+            # Our clock and the caller's agree (the usual case) when ``now`` is
+            # a fresh reading or a slightly backdated one. The server then
+            # charges as of the server time matching ``now``: the time since it
+            # plus the way there (half a round trip).
+            same_clock = 0.0 <= sent - now <= 1.0
+            late = 0.0
+            if same_clock:
+                late = min(sent - now, MAX_BACKDATE) + self._rtt / 2.0
             args = (
                 repr(float(tokens)),
                 *(repr(float(x)) for x in self._shared(rates, now)),
@@ -239,6 +258,7 @@ class RedisStore:
                 self._ttl_ms,
                 register,
                 repr(WORKER_WINDOW),
+                repr(late),
             )
             try:
                 reply = await self.link.eval(LIM_RESERVE, (self._key(key), self._workers_key), args)
@@ -254,8 +274,17 @@ class RedisStore:
                 if register:
                     self._next_register = now + REGISTER_EVERY
                 if int(admitted):
+                    if same_clock:
+                        self._rtt += RTT_WEIGHT * ((clock.monotonic() - sent) - self._rtt)
                     return Grant(now, True, "", _num(mark))
-                return Grant(now + _num(delay), False, _text(binding), 0.0)
+                if not same_clock:
+                    return Grant(now + _num(delay), False, _text(binding), 0.0)
+                # "Start in d seconds" counts from the server's now: the middle
+                # of the round trip, on our clock.
+                received = clock.monotonic()
+                self._rtt += RTT_WEIGHT * ((received - sent) - self._rtt)
+                start = (sent + received) / 2.0 + _num(delay)
+                return Grant(start, False, _text(binding), 0.0)
         return self._local.reserve_now(
             key, now, tokens, self._scaled(rates), ahead_requests, ahead_tokens
         )

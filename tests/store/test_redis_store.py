@@ -139,6 +139,29 @@ async def test_scripts_mirror_the_memory_store(make: Callable[..., RedisStore]) 
     assert last.start == pytest.approx(mem.reserve_now("k", NOW, 1.0, rates).start, abs=0.05)
 
 
+@pytest.mark.parametrize(
+    ("asked_at", "next_start"),
+    [
+        (NOW, NOW + 10.0),  # on time
+        (NOW - 0.04, NOW + 9.96),  # 40 ms late: charged from then
+        (NOW - 0.5, NOW + 9.95),  # later than MAX_BACKDATE: forgiven 50 ms only
+        (NOW + 5.0, NOW + 15.0),  # a clock that is not the store's: taken as is
+    ],
+)
+async def test_a_late_caller_is_charged_from_when_it_was_due(
+    make: Callable[..., RedisStore], asked_at: float, next_start: float
+) -> None:
+    """The limiter asks "as of" the moment the store named when its timer
+    fired late; the slot is charged from then, so lateness does not slow the
+    shared schedule (bounded at 50 ms)."""
+    store = make(clock=FakeClock(NOW))
+    rates = Rates(10.0, 1.0)
+    assert (await store.reserve("k", asked_at, 0.0, rates)).admitted
+    refused = await store.reserve("k", asked_at if asked_at > NOW else NOW, 0.0, rates)
+    assert not refused.admitted
+    assert refused.start == pytest.approx(next_start, abs=0.02)
+
+
 async def test_provider_counts_and_pushback_reach_every_store(
     make: Callable[..., RedisStore],
 ) -> None:
