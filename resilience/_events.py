@@ -115,7 +115,12 @@ class Degraded(Event):
 
 @runtime_checkable
 class Hook(Protocol):
-    """A subscriber to pipeline events."""
+    """A subscriber to pipeline events.
+
+    A hook may also have a boolean ``active`` attribute or property: while it
+    is False, the pipeline builds no events for it (checked once per call),
+    so a subscriber with nowhere to send them costs nothing.
+    """
 
     def on_event(self, event: Event) -> None: ...
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, ProxyTracer, Span, SpanKind, Status, StatusCode, Tracer
 
 from resilience._call import Call
 from resilience._context import current_attempt
@@ -149,6 +149,14 @@ class SpanRecorder:
         self._tracer = tracer
         self._capture = capture_content
         self._open: dict[int, _Open] = {}
+
+    def live(self) -> bool:
+        """Whether spans go anywhere. The API's proxy tracer forwards to a real
+        one once an SDK provider is set; until then every span is a no-op."""
+        tracer: Any = self._tracer
+        if isinstance(tracer, ProxyTracer):
+            tracer = tracer._tracer
+        return not isinstance(tracer, NoOpTracer)
 
     @property
     def open_calls(self) -> int:

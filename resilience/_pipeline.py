@@ -166,7 +166,11 @@ class Pipeline:
         self.middlewares: tuple[Middleware, ...] = middlewares
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.random = random if random is not None else _random.Random()
-        self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
+        self._subs: tuple[tuple[Callable[[Event], Any], Any], ...] = ()
+        self._hooks: tuple[Callable[[Event], Any], ...] = ()
+        self._gated = False
+        for h in hooks:
+            self.subscribe(h)
         self._classifier = classifier
         # The attempt boundary sits just inside the innermost repeating middleware.
         self._boundary = 0
@@ -180,7 +184,15 @@ class Pipeline:
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Add a subscriber for every later call."""
-        self._hooks = (*self._hooks, as_callback(subscriber))
+        gate = subscriber if hasattr(type(subscriber), "active") else None
+        self._subs = (*self._subs, (as_callback(subscriber), gate))
+        self._hooks = tuple(cb for cb, _ in self._subs)
+        self._gated = any(g is not None for _, g in self._subs)
+
+    def _live_hooks(self) -> tuple[Callable[[Event], Any], ...]:
+        if not self._gated:
+            return self._hooks
+        return tuple(cb for cb, gate in self._subs if gate is None or gate.active)
 
     def _chain(self, handler: Handler) -> Handler:
         h: Handler = _Classifying(handler, self._classifier)
@@ -223,7 +235,7 @@ class Pipeline:
             raise ConfigError("call", type(call).__name__, "a resilience.Call")
         clock = self.clock
         deadline = clock.monotonic() + call.timeout if call.timeout is not None else None
-        run = RunContext(call, clock, self._hooks, deadline)
+        run = RunContext(call, clock, self._live_hooks(), deadline)
         token = _RUN.set(run)
         started = clock.monotonic() if run.hooks else 0.0
         try:

@@ -222,6 +222,12 @@ class Telemetry:
             record(event)
 
     @property
+    def active(self) -> bool:
+        """False while neither spans nor metrics go anywhere (no SDK set up):
+        the pipeline then builds no events for this subscriber at all."""
+        return self._spans.live() or self._metrics.live()
+
+    @property
     def open_calls(self) -> int:
         """Logical calls whose span is still open; 0 when nothing is in flight."""
         return self._spans.open_calls

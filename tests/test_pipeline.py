@@ -206,3 +206,25 @@ async def test_run_rejects_a_non_call() -> None:
 
     with pytest.raises(ConfigError, match="call"):
         await Pipeline().run(handler, {"provider": "openai"})  # type: ignore[arg-type]
+
+
+async def test_an_inactive_subscriber_gets_no_events_until_it_turns_active() -> None:
+    class Gated:
+        active = False
+
+        def __init__(self) -> None:
+            self.seen: list[Event] = []
+
+        def on_event(self, event: Event) -> None:
+            self.seen.append(event)
+
+    async def handler(call: Call) -> str:
+        return "ok"
+
+    hook = Gated()
+    pipeline = Pipeline(hooks=[hook])
+    await pipeline.run(handler, CALL)
+    assert hook.seen == []
+    hook.active = True
+    await pipeline.run(handler, CALL)
+    assert [type(e) for e in hook.seen] == [CallStarted, AttemptStarted, AttemptEnded, CallEnded]

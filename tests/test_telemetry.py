@@ -659,3 +659,17 @@ async def test_an_attempt_cut_by_attempt_timeout_is_recorded_as_a_timeout(
         a["resilience.failure.kind"]: p.value for a, p in otel.points("resilience.failures")
     }
     assert failures == {"timeout": 1}
+
+
+def test_telemetry_is_inactive_without_an_sdk_and_active_with_one() -> None:
+    """With the API's no-op providers the pipeline skips building events for it."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from resilience.telemetry import Telemetry
+
+    idle = Telemetry(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+    assert idle.active is False
+    live = Telemetry(tracer_provider=SdkTracerProvider(), meter_provider=NoOpMeterProvider())
+    assert live.active is True
