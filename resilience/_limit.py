@@ -20,7 +20,10 @@ from resilience._clock import TimerHandle
 from resilience._errors import ConfigError
 from resilience._limiter_store import Rates
 
-__all__ = ["KeyStatus", "Limit"]
+__all__ = ["TOKEN_SPAN", "KeyStatus", "Limit"]
+
+TOKEN_SPAN = 0.1
+"""Seconds of the token rate the tokens bucket holds at least."""
 
 
 def _rate(field: str, value: Any) -> float | None:
@@ -50,8 +53,9 @@ class Limit:
 
     ``burst`` is how many requests may leave back to back before pacing
     starts (the requests bucket's size); the tokens bucket gets the same span
-    of time. The default, 1, paces calls evenly, which is what providers that
-    enforce a per-minute limit over one-second windows need. Any field left
+    of time, and at least a tenth of a second of ``tpm``. The default, 1,
+    paces calls evenly, which is what providers that enforce a per-minute
+    limit over one-second windows need. Any field left
     None is not limited (or, for a limiter with ``adaptive=True``, learned).
     """
 
@@ -123,6 +127,7 @@ class KeyState:
     __slots__ = (
         "adaptive",
         "capacity",
+        "due",
         "gated",
         "hold",
         "in_flight",
@@ -161,6 +166,7 @@ class KeyState:
         self.queue: deque[Waiter] = deque()
         self.queued_tokens = 0.0
         self.timer: TimerHandle | None = None
+        self.due: float | None = None  # when the head's timer is set to fire
         self.hold = -math.inf
         self.latency = 0.0
         self.last_parse = -math.inf
@@ -187,8 +193,11 @@ class KeyState:
         self.tpm = _min(self.limit.tpm if self.limit else None, self.stated_tpm)
         tok_interval = 60.0 / self.tpm if self.tpm else 0.0
         tok_capacity = 0.0
-        if req_interval > 0.0 and tok_interval > 0.0:
-            tok_capacity = burst * req_interval / tok_interval
+        if tok_interval > 0.0:
+            # Calls differ in size: a tokens bucket smaller than a big call would
+            # make each call wait for the one before to drain completely.
+            span = max(burst * req_interval, TOKEN_SPAN)
+            tok_capacity = span / tok_interval
         self.rates = Rates(req_interval, burst, tok_interval, tok_capacity)
         conc = self.limit.concurrency if self.limit is not None else None
         self.capacity = _min_int(conc, self.window if self.probing else None)

@@ -157,13 +157,15 @@ class RateLimiter(FeedbackMixin):
             raise
         attempt = current_attempt()
         if attempt is None:
-            permit.release(usage_of(result))
+            permit.release(usage_of(result) if state.rates.token_interval else None)
             return result
         headers = attempt.headers
         if on_stream_end(result, lambda error: permit.end_stream(error, attempt)):
             permit.answered(headers)
             return result
-        permit.release(usage_of(result, attempt.usage), headers)
+        # Usage only matters where tokens are limited; skip reading it otherwise.
+        usage = usage_of(result, attempt.usage) if state.rates.token_interval else None
+        permit.release(usage, headers)
         return result
 
     # -- the low-level API ---------------------------------------------------------------------

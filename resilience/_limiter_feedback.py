@@ -83,7 +83,8 @@ class FeedbackMixin(WaitingMixin):
     def _sync_headers(self, state: KeyState, headers: Any, now: float, *, force: bool) -> None:
         # Parsing costs more than the rest of an admitted call; on successes,
         # ten times a second per key is plenty to follow a provider's counts.
-        if not force and state.stated_rpm is not None and now - state.last_parse < 0.1:
+        known = state.stated_rpm is not None or state.stated_tpm is not None
+        if not force and known and now - state.last_parse < 0.1:
             return
         state.last_parse = now
         info = parse_ratelimit_headers(headers)

@@ -26,10 +26,13 @@ from resilience._failure import Failure, Kind
 from resilience._limit import KeyState, Waiter
 from resilience._limiter_store import Grant, LimiterStore
 
-__all__ = ["LOCAL", "WaitingMixin"]
+__all__ = ["LOCAL", "MAX_LATE", "WaitingMixin"]
 
 LOCAL = "local_rate_limit"
 """``Failure.code`` of a call the limiter held back itself."""
+
+MAX_LATE = 0.05
+"""Seconds of timer lateness the queue's head is forgiven (see ``_wait_turn``)."""
 
 
 class WaitingMixin:
@@ -106,7 +109,12 @@ class WaitingMixin:
                 if state.queue[0] is not waiter:
                     continue
                 now = clock.monotonic()
-                grant = await self._store.reserve(state.name, now, tokens, state.rates)
+                # Woken late by a busy loop: ask as of the time the store named,
+                # so the lateness is not lost to every later call (the schedule
+                # keeps its pace; this send alone goes a little late).
+                due = state.due
+                at = now if due is None or due >= now else max(due, now - MAX_LATE)
+                grant = await self._store.reserve(state.name, at, tokens, state.rates)
                 if grant.admitted:
                     waiter.granted = True
                     break
@@ -122,6 +130,7 @@ class WaitingMixin:
         return grant
 
     def _arm(self, state: KeyState, clock: Clock, when: float) -> None:
+        state.due = when
         if state.timer is not None:
             state.timer.cancel()
         state.timer = clock.call_at(when, lambda: self._wake_head(state))
@@ -140,6 +149,7 @@ class WaitingMixin:
             return
         state.queued_tokens = max(0.0, state.queued_tokens - waiter.tokens) if state.queue else 0.0
         if was_head:
+            state.due = None
             if state.timer is not None:
                 state.timer.cancel()
                 state.timer = None

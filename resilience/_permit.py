@@ -30,8 +30,11 @@ _LATENCY_WEIGHT = 0.2  # of the newest sample in the key's smoothed latency
 def _tokens_used(usage: Any) -> int | None:
     if usage is None:
         return None
-    if isinstance(usage, tuple) and len(usage) == 2:
-        found = usage_of({"input_tokens": usage[0], "output_tokens": usage[1]})
+    if type(usage) is tuple and len(usage) == 2:
+        a, b = usage
+        if type(a) is int and type(b) is int and a >= 0 and b >= 0:
+            return a + b  # what usage_of returns: already checked
+        found = usage_of({"input_tokens": a, "output_tokens": b})
     elif isinstance(usage, Mapping):
         found = usage_of(None, usage)
     else:

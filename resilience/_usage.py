@@ -39,6 +39,8 @@ _MAX_TOKENS = 100_000_000
 
 
 def _field(obj: Any, name: str) -> Any:
+    if type(obj) is dict:  # the common case, without the ABC check below
+        return obj.get(name)
     try:
         if isinstance(obj, Mapping):
             return obj.get(name)
@@ -48,6 +50,8 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int:
+        return value if 0 <= value <= _MAX_TOKENS else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if not math.isfinite(value) or value < 0 or value > _MAX_TOKENS:
@@ -60,13 +64,17 @@ def _from_usage(usage: Any) -> Usage | None:
     if usage is None or isinstance(usage, str | bytes | int | float):
         return None
     for inp, out in _PAIRS:
-        i = _count(_field(usage, inp))
-        o = _count(_field(usage, out))
+        raw_in, raw_out = _field(usage, inp), _field(usage, out)
+        if raw_in is None and raw_out is None:
+            continue
+        i, o = _count(raw_in), _count(raw_out)
         if i is None and o is None:
             continue
         i = i or 0
         for extra in _EXTRA_INPUT:
-            i += _count(_field(usage, extra)) or 0
+            more = _field(usage, extra)
+            if more is not None:
+                i += _count(more) or 0
         return i, o or 0
     total = _count(_field(usage, "total_tokens"))
     if total is not None:

@@ -23,6 +23,7 @@ from resilience import (
     RateLimitWait,
     report,
 )
+from resilience._limit import TOKEN_SPAN
 from resilience._limiter import Limit, RateLimiter
 from resilience._limiter_store import MemoryStore
 from resilience._stream import PeekedStream
@@ -153,6 +154,41 @@ async def test_requests_are_paced_evenly_in_arrival_order(clock: FakeClock) -> N
     await run_all(clock, [limiter(c, rec) for c in calls])
     assert rec.times == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert [c.metadata["i"] for _, c in rec.sent] == list(range(6))
+
+
+class LateClock(FakeClock):
+    """A fake clock whose timers fire ``late`` seconds after they are due, as
+    on a busy event loop."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> Any:
+        return super().call_at(when + self.late, callback)
+
+
+async def test_timer_lateness_on_a_busy_loop_is_not_lost_to_later_calls() -> None:
+    """Timers 5 ms late at 100 calls/s: each send is up to 5 ms late, but the
+    schedule keeps its pace, so 100 calls take 1 s, not 1.5 s."""
+    clock = LateClock(0.005)
+    limiter = RateLimiter(Limit(rpm=6000), clock=clock)
+    rec = Recorder(clock)
+    await run_all(clock, [limiter(GPT, rec) for _ in range(101)])
+    assert rec.times[-1] == pytest.approx(1.005)
+    gaps = [b - a for a, b in zip(rec.times, rec.times[1:], strict=False)]
+    assert min(gaps) >= 0.005 - 1e-9  # never two at once
+
+
+async def test_tokens_bucket_holds_a_tenth_of_a_second_of_the_token_rate(
+    clock: FakeClock,
+) -> None:
+    """60,000 tpm is 1,000 tokens/s, so the tokens bucket holds 100 tokens: two
+    50-token calls go together, the third when 50 tokens have drained."""
+    limiter = RateLimiter(Limit(tpm=60_000), clock=clock)
+    rec = Recorder(clock)
+    await run_all(clock, [limiter(GPT.replace(input_tokens=50), rec) for _ in range(3)])
+    assert rec.times == [0.0, 0.0, 0.05]
 
 
 async def test_burst_lets_that_many_go_at_once_then_paces(clock: FakeClock) -> None:
@@ -767,7 +803,7 @@ async def _random_traffic(
         state = limiter.status("openai")
         assert state is not None
         tps = limit.tpm / 60.0
-        capacity = (limit.burst or 1) * tps / rps
+        capacity = max((limit.burst or 1) / rps, TOKEN_SPAN) * tps
         assert _window_ok([(t, u, r) for t, _, r, u in admitted], tps, capacity)
     if limit.concurrency:
         assert most <= limit.concurrency
@@ -782,3 +818,41 @@ async def _random_traffic(
     probe = asyncio.create_task(limiter(GPT, handler_for(-1, 0.0, 0.0)))
     await clock.advance(0)
     assert probe.done()
+
+
+# -- against the fake provider, through the real openai SDK ---------------------------------------
+
+
+async def test_adaptive_limiter_learns_the_fake_providers_limit_through_the_openai_sdk() -> None:
+    """No limit configured: slow start sends one call, the provider's headers
+    state 3000 rpm, and the other 59 callers are paced under it: every call
+    succeeds and the provider answers no 429 (real SDK, real HTTP, real time)."""
+    openai = pytest.importorskip("openai")
+    from resilience import Retry
+    from resilience.testing import FakeProvider
+
+    async with FakeProvider(rpm=3000) as fp:
+        client = openai.AsyncOpenAI(base_url=fp.base_url + "/v1", api_key="sk-test", max_retries=0)
+        limiter = RateLimiter()
+        pipeline = Pipeline(Retry(3), limiter)
+
+        async def handler(call: Call) -> Any:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=call.model,
+                messages=[{"role": "user", "content": "hello " * call.input_tokens}],
+                max_tokens=call.max_output_tokens,
+            )
+            report(headers=raw.headers)
+            return raw.parse()
+
+        calls = [
+            Call("openai", "gpt-4o-mini", input_tokens=5 + i % 7, max_output_tokens=16)
+            for i in range(60)
+        ]
+        results = await asyncio.gather(*(pipeline.run(handler, c) for c in calls))
+        await client.close()
+    assert all(r.usage.completion_tokens > 0 for r in results)
+    assert fp.count(429) == 0
+    assert fp.count(200) == 60
+    status = limiter.status("openai/gpt-4o-mini")
+    assert status is not None and status.stated_rpm == 3000
