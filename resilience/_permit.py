@@ -153,15 +153,18 @@ class Permit:
             self._limiter._sync_headers(state, headers, self._clock.monotonic(), force=False)
 
     def end_stream(self, error: BaseException | None, attempt: AttemptState | None) -> None:
-        """The stream this permit admitted ended (``error`` when it broke)."""
-        if error is not None:
-            failure = getattr(error, "failure", None)
-            if isinstance(failure, Failure):
-                self.fail(failure)
-            else:
-                self.abandon()
+        """The stream this permit admitted ended (``error`` when it broke).
+
+        A broken stream has generated part of its answer, so its reservation
+        stands; a rate limit announced mid-stream still holds the key."""
+        if error is None:
+            self.release(attempt.usage if attempt is not None else None)
             return
-        self.release(attempt.usage if attempt is not None else None)
+        done = self._finish(False)
+        failure = getattr(error, "failure", None)
+        if done is not None and isinstance(failure, Failure):
+            state, now = done
+            self._limiter._feedback_failure(state, failure, now, self.sent_at)
 
     def __repr__(self) -> str:
         state = "settled" if self._done else "open"

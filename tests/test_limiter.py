@@ -309,6 +309,28 @@ async def test_a_stream_keeps_its_slot_until_it_ends(clock: FakeClock) -> None:
     assert second.done() and second.exception() is None
 
 
+async def test_a_stream_that_breaks_midway_gives_its_slot_back(clock: FakeClock) -> None:
+    limiter = RateLimiter(Limit(concurrency=1), clock=clock)
+    pipeline = Pipeline(limiter, clock=clock)
+
+    class Broken(Exception):
+        status_code = 503
+
+    async def chunks() -> Any:
+        yield 0
+        raise Broken("connection dropped")
+
+    async def streaming(call: Call) -> Any:
+        return chunks()
+
+    stream = await pipeline.run(streaming, GPT)
+    with pytest.raises(ProviderError):
+        async for _ in stream:
+            pass
+    status = limiter.status("openai")
+    assert status is not None and status.in_flight == 0
+
+
 # -- pushback and headers ----------------------------------------------------------------------
 
 
