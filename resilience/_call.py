@@ -34,6 +34,25 @@ class Call:
     payload: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The common, valid case in one cheap test: a Call is built per request.
+        if (
+            type(self.provider) is str
+            and type(self.model) is str
+            and type(self.operation) is str
+            and self.provider
+            and self.model
+            and self.operation
+            and type(self.input_tokens) is int
+            and type(self.max_output_tokens) is int
+            and self.input_tokens >= 0
+            and self.max_output_tokens >= 0
+            and self.timeout is None
+            and type(self.features) is frozenset
+        ):
+            return
+        self._validate()
+
+    def _validate(self) -> None:
         for name in ("provider", "model", "operation"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:

@@ -172,6 +172,7 @@ class Pipeline:
         for h in hooks:
             self.subscribe(h)
         self._classifier = classifier
+        self._last: tuple[Handler, Handler] | None = None
         # The attempt boundary sits just inside the innermost repeating middleware.
         self._boundary = 0
         for i, mw in enumerate(middlewares):
@@ -206,7 +207,14 @@ class Pipeline:
 
     async def run(self, handler: Handler, call: Call) -> Any:
         """Run one logical call; return its result or raise ``ResilienceError``."""
-        return await self._run(self._chain(handler), call)
+        # Most callers pass the same handler every time: reuse its chain.
+        cached = self._last
+        if cached is not None and cached[0] is handler:
+            chain = cached[1]
+        else:
+            chain = self._chain(handler)
+            self._last = (handler, chain)
+        return await self._run(chain, call)
 
     def wrap(self, handler: Handler) -> Handler:
         """``handler`` with this pipeline around it (the chain is built once)."""
