@@ -37,8 +37,12 @@ from resilience._events import (
 )
 from resilience._failure import Bucket, Failure, Kind
 from resilience._fallback import Fallback
+from resilience._guard import Guard, Ticket
+from resilience._limit import Limit
+from resilience._limiter import RateLimiter
 from resilience._models import ContextWindows
 from resilience._pipeline import Middleware, Pipeline
+from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._retry import Retry
 
 __all__ = [
@@ -66,22 +70,28 @@ __all__ = [
     "Fallback",
     "FallbackExhausted",
     "FallbackHop",
+    "Guard",
     "Handler",
     "Hook",
     "Kind",
+    "Limit",
     "MemoryBreakerStore",
     "Middleware",
     "Pipeline",
     "ProviderError",
+    "RateLimitInfo",
     "RateLimitWait",
+    "RateLimiter",
     "ResilienceError",
     "Retry",
     "RetryBudget",
     "RetryScheduled",
     "SystemClock",
+    "Ticket",
     "classify",
     "current_attempt",
     "current_run",
+    "parse_ratelimit_headers",
     "report",
 ]
 
