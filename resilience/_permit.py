@@ -100,7 +100,8 @@ class Permit:
         if self._slot:
             self._slot = False
             lim._free_slot(state)
-        lim._answered(state, self._clock, ok)
+        if state.probing:
+            lim._answered(state, self._clock, ok)
         took = now - self.sent_at
         state.latency += _LATENCY_WEIGHT * (took - state.latency)
         return state, now
