@@ -44,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
 # combined table shows (the JSON lines keep everything).
 SUBJECT_KEYS = ("scenario", "contender", "metric", "classifier", "case", "name")
 HEADLINES: dict[str, tuple[str, ...]] = {
+    "goodput": ("seconds", "pct_of_limit", "requests_sent", "429s", "failed"),
     "outage": ("failed", "A_reqs_in_outage", "p50_during_ms", "p99_during_ms", "back_on_A_s"),
     "overhead": ("us_per_call", "overhead_us"),
     "overhead_peers": ("cpu_us_per_call", "added_us", "x_resilience"),
