@@ -25,10 +25,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(missing_host("anthropic", "anthropic")) from exc
 
 from resilience._adapter_kit import (
+    ResilientClient,
     ResilientStream,
     WatchedStream,
     as_int,
-    default_pipeline,
     estimate_tokens,
 )
 from resilience._call import Call
@@ -154,72 +154,18 @@ async def _parsed(raw: Any) -> Any:
     return result
 
 
-class ResilientAsyncAnthropic:
+class ResilientAsyncAnthropic(ResilientClient):
     """An ``AsyncAnthropic`` whose ``messages.create`` runs through a
     pipeline. Any other attribute is the wrapped client's own."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        pipeline: Pipeline | None = None,
-        provider: str = "anthropic",
-        clients: Mapping[str, Any] | None = None,
-        fallbacks: Sequence[str] = (),
-        timeout: float | None = None,
-    ) -> None:
-        if not isinstance(provider, str) or not provider:
-            raise ConfigError("provider", provider, "a non-empty provider name")
-        if pipeline is not None and fallbacks:
-            raise ConfigError("fallbacks", fallbacks, "either pipeline= or fallbacks=, not both")
-        all_clients = dict(clients or {})
-        all_clients.setdefault(provider, client)
-        for name, c in all_clients.items():
-            if not hasattr(c, "messages") or not hasattr(c, "with_options"):
-                raise ConfigError(
-                    f"clients[{name!r}]", type(c).__name__, "an anthropic.AsyncAnthropic"
-                )
-        self._client = client
-        self._provider = provider
-        self._clients = {name: _quiet(c) for name, c in all_clients.items()}
-        self._pipeline = pipeline if pipeline is not None else default_pipeline(fallbacks)
-        self._timeout = timeout
+    _REQUIRED = "messages"
+    _PROVIDER = "anthropic"
+    _EXPECTED = "an anthropic.AsyncAnthropic"
+
+    _quiet = staticmethod(_quiet)
+
+    def _attach(self) -> None:
         self.messages = _Messages(self)
-
-    @property
-    def pipeline(self) -> Pipeline:
-        return self._pipeline
-
-    def with_options(self, **options: Any) -> ResilientAsyncAnthropic:
-        """``client.with_options(...)`` applied to every wrapped client; the
-        pipeline stays the same (``max_retries`` stays 0)."""
-        options.pop("max_retries", None)
-        other = {n: c.with_options(**options) for n, c in self._clients.items()}
-        return ResilientAsyncAnthropic(
-            self._client.with_options(**options),
-            pipeline=self._pipeline,
-            provider=self._provider,
-            clients=other,
-            timeout=self._timeout,
-        )
-
-    def client_for(self, provider: str) -> Any:
-        try:
-            return self._clients[provider]
-        except KeyError:
-            raise ConfigError(
-                "clients",
-                provider,
-                f"a client for every target provider (have {sorted(self._clients)})",
-            ) from None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_client", "_owner"):
-            raise AttributeError(name)  # not set up yet (copy, pickle): no recursion
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"ResilientAsyncAnthropic(provider={self._provider!r}, pipeline={self._pipeline!r})"
 
 
 class _Messages:

@@ -16,9 +16,11 @@ from typing import Any
 
 from resilience._call import Call
 from resilience._context import AttemptState, current_attempt
+from resilience._errors import ConfigError
 from resilience._pipeline import Pipeline
 
 __all__ = [
+    "ResilientClient",
     "ResilientStream",
     "WatchedStream",
     "default_pipeline",
@@ -186,3 +188,88 @@ class ResilientStream:
 
     def __repr__(self) -> str:
         return f"ResilientStream({self.call.target})"
+
+
+class ResilientClient:
+    """What the SDK client wrappers share: the clients per provider (SDK
+    retries off), the pipeline, ``with_options`` and attribute pass-through.
+
+    A subclass names its default provider (``_PROVIDER``), the attribute that
+    proves a client is its SDK's (``_REQUIRED``), how to describe it
+    (``_EXPECTED``), how to switch the
+    SDK's retries off (``_quiet``), and attaches its endpoints in ``_attach``.
+    """
+
+    _REQUIRED = ""
+    _EXPECTED = ""
+    _PROVIDER = ""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        pipeline: Pipeline | None = None,
+        provider: str | None = None,
+        clients: Mapping[str, Any] | None = None,
+        fallbacks: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        if provider is None:
+            provider = self._PROVIDER
+        if not isinstance(provider, str) or not provider:
+            raise ConfigError("provider", provider, "a non-empty provider name")
+        if pipeline is not None and fallbacks:
+            raise ConfigError("fallbacks", fallbacks, "either pipeline= or fallbacks=, not both")
+        all_clients = dict(clients or {})
+        all_clients.setdefault(provider, client)
+        for name, c in all_clients.items():
+            if not hasattr(c, self._REQUIRED) or not hasattr(c, "with_options"):
+                raise ConfigError(f"clients[{name!r}]", type(c).__name__, self._EXPECTED)
+        self._client = client
+        self._provider = provider
+        self._clients = {name: self._quiet(c) for name, c in all_clients.items()}
+        self._pipeline = pipeline if pipeline is not None else default_pipeline(fallbacks)
+        self._timeout = timeout
+        self._attach()
+
+    @staticmethod
+    def _quiet(client: Any) -> Any:
+        return client.with_options(max_retries=0)
+
+    def _attach(self) -> None:
+        """Set up the endpoints that run through the pipeline."""
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._pipeline
+
+    def with_options(self, **options: Any) -> Any:
+        """``client.with_options(...)`` applied to every wrapped client; the
+        pipeline stays the same (``max_retries`` stays 0)."""
+        options.pop("max_retries", None)
+        other = {n: c.with_options(**options) for n, c in self._clients.items()}
+        return type(self)(
+            self._client.with_options(**options),
+            pipeline=self._pipeline,
+            provider=self._provider,
+            clients=other,
+            timeout=self._timeout,
+        )
+
+    def client_for(self, provider: str) -> Any:
+        try:
+            return self._clients[provider]
+        except KeyError:
+            raise ConfigError(
+                "clients",
+                provider,
+                f"a client for every target provider (have {sorted(self._clients)})",
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_client", "_owner"):
+            raise AttributeError(name)  # not set up yet (copy, pickle): no recursion
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self._provider!r}, pipeline={self._pipeline!r})"
