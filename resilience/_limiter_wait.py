@@ -56,6 +56,10 @@ class WaitingMixin:
                 code=LOCAL,
                 retry_after=max(0.0, wait),
                 provider=call.provider,
+                # Retrying would only sleep out the wait this hold just refused
+                # (defeating max_wait); Fallback can send elsewhere right away.
+                retryable=False,
+                failover=True,
                 message=(
                     f"held locally by the rate limiter of {state.name} ({why}); no request was sent"
                 ),

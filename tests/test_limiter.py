@@ -451,6 +451,19 @@ async def test_max_wait_bounds_the_wait_outside_any_deadline(clock: FakeClock) -
     assert info.value.failure.code == "local_rate_limit"
 
 
+async def test_a_local_hold_is_not_retryable_but_may_fail_over(clock: FakeClock) -> None:
+    """Retry would sleep out the very wait max_wait refused; Fallback may
+    send the call elsewhere at once."""
+    limiter = RateLimiter(Limit(rpm=6), clock=clock, max_wait=2.0)
+    rec = Recorder(clock)
+    await limiter(GPT, rec)
+    with pytest.raises(ProviderError) as info:
+        await limiter(GPT, rec)
+    failure = info.value.failure
+    assert failure.retryable is False and failure.failover is True
+    assert len(rec.sent) == 1
+
+
 async def test_call_timeout_is_the_budget_outside_a_pipeline(clock: FakeClock) -> None:
     limiter = RateLimiter(Limit(rpm=6), clock=clock)
     rec = Recorder(clock)
