@@ -182,9 +182,27 @@ class CircuitBreaker:
         In half-open state the permit holds a probe slot until it reports an
         outcome. Nothing is taken unless every key admits the call.
         """
+        if self.per_model:
+            # The common case: both keys closed and in sync with their records.
+            provider = call.provider
+            target = f"{provider}/{call.model}"
+            local = self._local
+            prov_rec = self.store.record(provider)
+            prov = local.get(provider)
+            if prov is not None and prov_rec.state == STATE_CLOSED == prov.seen:
+                rec = self.store.record(target)
+                loc = local.get(target)
+                if loc is not None and rec.state == STATE_CLOSED == loc.seen:
+                    # A closed provider key never takes a verdict from a model's
+                    # call (see _count), so the permit carries only the target.
+                    return Permit(self, call, [(target, loc.generation, False)])
+        return self._allow(call)
+
+    def _allow(self, call: Call) -> Permit:
         now = clock_of(self._clock).monotonic()
+        keys = self.keys_for(call)
         probes: list[bool] = []
-        for key in self.keys_for(call):
+        for key in keys:
             rec, loc = self._get(key)
             self._sync(key, rec, loc, now, call)
             if rec.state == STATE_OPEN:
@@ -198,7 +216,7 @@ class CircuitBreaker:
             else:
                 probes.append(False)
         entries: Entries = []
-        for key, probe in zip(self.keys_for(call), probes, strict=True):
+        for key, probe in zip(keys, probes, strict=True):
             loc = self._local[key]
             if probe:
                 loc.probes += 1
@@ -265,6 +283,23 @@ class CircuitBreaker:
             now = clock_of(self._clock).monotonic()
         except RuntimeError:  # no running loop (a permit collected late)
             now = None
+        if outcome == "success" and now is not None and len(entries) == 1:
+            # The common case: one closed model key, a success.
+            key, generation, probe = entries[0]
+            rec = self.store.record(key)
+            loc = self._local.get(key)
+            if (
+                not probe
+                and loc is not None
+                and generation == loc.generation
+                and rec.state == STATE_CLOSED
+                and self.per_model
+                and key != call.provider
+            ):
+                loc.window.add(now, 1)
+                if rec.counter:
+                    rec.reset_counter()
+                return
         for key, generation, probe in entries:
             rec, loc = self._get(key)
             current = generation == loc.generation
