@@ -37,19 +37,18 @@ class RollingCounts:
         self._a: list[int] = [0] * buckets
         self._b: list[int] = [0] * buckets
 
-    def _index(self, now: float) -> int:
+    def add(self, now: float, a: int = 0, b: int = 0) -> None:
         slot = math.floor(now / self._slice)
-        i = slot % len(self._slots)
-        if self._slots[i] != slot:
-            self._slots[i] = slot
+        slots = self._slots
+        i = slot % len(slots)
+        if slots[i] != slot:
+            slots[i] = slot
             self._a[i] = 0
             self._b[i] = 0
-        return i
-
-    def add(self, now: float, a: int = 0, b: int = 0) -> None:
-        i = self._index(now)
-        self._a[i] += a
-        self._b[i] += b
+        if a:
+            self._a[i] += a
+        if b:
+            self._b[i] += b
 
     def totals(self, now: float) -> tuple[int, int]:
         """``(a, b)`` summed over the slices that are still inside the window."""
@@ -118,7 +117,10 @@ class RetryBudget:
 
     def deposit(self, key: str, now: float | None = None) -> None:
         """Record one call (its first attempt) to ``key``."""
-        self._of(key).add(self._now(now), a=1)
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._of(key)
+        counts.add(clock_of(self._clock).monotonic() if now is None else now, 1)
 
     def available(self, key: str, now: float | None = None) -> float:
         """How many retries ``key`` may still make now."""

@@ -145,6 +145,8 @@ class Retry:
         retry = 0
         while True:
             try:
+                if self.attempt_timeout is None:
+                    return await handler(call)
                 return await self._attempt(call, handler, clock)
             except ProviderError as exc:
                 failure = exc.failure
