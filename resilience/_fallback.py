@@ -140,6 +140,22 @@ class Fallback:
         return candidate
 
     async def __call__(self, call: Call, handler: Handler) -> Any:
+        if self._unsupported:
+            return await self._hops(call, handler, None)
+        # The common case: the call's own target answers at once.
+        try:
+            return await handler(call)
+        except ProviderError as exc:
+            first: ProviderError | CircuitOpenError = exc
+        except CircuitOpenError as exc:
+            first = exc
+        return await self._hops(call, handler, first)
+
+    async def _hops(
+        self, call: Call, handler: Handler, first: ProviderError | CircuitOpenError | None
+    ) -> Any:
+        """Every target in turn; ``first`` is what the call's own target
+        already raised, if it was tried."""
         errors: list[tuple[str, BaseException]] = []
         tried: set[str] = set()
         floor: int | None = None  # after context_length: the largest window that refused
@@ -165,9 +181,14 @@ class Fallback:
                     failure=last_failure,
                 )
             tried.add(candidate.target)
-            current = self._degrade_known(candidate)
+            # The own target, already tried, was sent as it stood.
+            current = candidate if first is not None else self._degrade_known(candidate)
             while True:
                 try:
+                    if first is not None:
+                        # The own target's failure, handled as if raised here.
+                        pending, first = first, None
+                        raise pending
                     return await handler(current)
                 except CircuitOpenError as exc:
                     errors.append((current.target, exc))
