@@ -4,7 +4,8 @@ Per call: take a concurrency slot (FIFO), then one request and
 ``input_tokens + max_output_tokens`` tokens (FIFO per key: only the head of
 the queue asks the store, the others wait their turn); run the call; then
 reconcile the tokens with the real usage, resync from the rate-limit headers,
-and feed the adaptive rate. A 429 holds every new call to the key until its
+and feed the adaptive rate. A 429 whose headers name the budget that ran dry
+empties that bucket; any other 429 holds every new call to the key until its
 ``retry_after`` has passed.
 
 Keys: with a mapping of limits, a call's key is the most specific configured
@@ -191,10 +192,11 @@ class RateLimiter(FeedbackMixin):
             return
         clock = self._clock_for_callbacks()
         now = clock.monotonic()
+        info = None
         if headers is not None:
-            self._sync_headers(state, headers, now, force=failure is not None)
+            info = self._sync_headers(state, headers, now, force=failure is not None)
         if failure is not None:
-            self._feedback_failure(state, failure, now, now - state.latency)
+            self._feedback_failure(state, failure, now, now - state.latency, info)
         else:
             self._answered(state, clock, ok=True)
             if state.adaptive is not None and state.adaptive.rate is not None:

@@ -2,10 +2,14 @@
 
 Reconciliation charges or refunds tokens (refunds wake the queue's head);
 rate-limit headers state limits (which then pace the key) and resync the
-buckets; a 429 holds the whole key until its ``retry_after`` and feeds the
-adaptive rate. A key nobody configured starts in slow start (TCP's): one call
-in flight, one more per success, until a limit is known, a throttle shows
-where it is, or the window is wide.
+buckets. A 429 whose headers name the per-minute budget that ran dry only
+empties that bucket (the key keeps its pace); any other 429 holds the whole
+key until its ``retry_after``. Only 429s whose headers state no requests
+limit feed the adaptive rate: a stated limit takes precedence over learning.
+
+A key nobody configured starts in slow start (TCP's): one call in flight,
+one more per success, until a limit is known, a throttle shows where it is,
+or the window is wide.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from resilience._failure import Failure, Kind
 from resilience._limit import KeyState
 from resilience._limiter_store import LimiterStore, MemoryStore
 from resilience._limiter_wait import LOCAL, WaitingMixin
-from resilience._ratelimit_headers import parse_ratelimit_headers
+from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 
 __all__ = ["MAX_HOLD", "PROBE_MAX", "PROBE_WAIT", "FeedbackMixin"]
 
@@ -80,16 +84,20 @@ class FeedbackMixin(WaitingMixin):
         if state.recompute():
             self._wake_head(state)
 
-    def _sync_headers(self, state: KeyState, headers: Any, now: float, *, force: bool) -> None:
+    def _sync_headers(
+        self, state: KeyState, headers: Any, now: float, *, force: bool
+    ) -> RateLimitInfo | None:
+        """Take the limits the headers state and resync the buckets; return
+        what was parsed (None: nothing, or skipped)."""
         # Parsing costs more than the rest of an admitted call; on successes,
         # ten times a second per key is plenty to follow a provider's counts.
         known = state.stated_rpm is not None or state.stated_tpm is not None
         if not force and known and now - state.last_parse < 0.1:
-            return
+            return None
         state.last_parse = now
         info = parse_ratelimit_headers(headers)
         if info is None:
-            return
+            return None
         # A limit whose reset is over a minute away is not per minute (a daily
         # quota, say): it says nothing about pace.
         changed = False
@@ -114,22 +122,37 @@ class FeedbackMixin(WaitingMixin):
                     state.rates.request_capacity - 1.0,
                 )
         if rr is None and info.tokens_remaining is None:
-            return
+            return info
         tr = float(info.tokens_remaining) if info.tokens_remaining is not None else None
         if self._mem is not None:
             self._mem.sync_now(state.name, now, state.rates, rr, tr)
         else:
             self._spawn(self._store.sync(state.name, now, state.rates, rr, tr))
+        return info
 
     def _feedback_failure(
-        self, state: KeyState, failure: Failure, now: float, sent_at: float
+        self,
+        state: KeyState,
+        failure: Failure,
+        now: float,
+        sent_at: float,
+        info: RateLimitInfo | None = None,
+        tokens: float = 0.0,
     ) -> None:
+        """A call (of ``tokens``) failed; ``info``: its parsed headers, already
+        synced into the buckets by :meth:`_sync_headers`."""
         if failure.kind is not Kind.RATE_LIMIT or failure.code == LOCAL:
             return
         self._end_probe(state)
         retry_after = failure.retry_after
-        if retry_after is not None and retry_after > 0.0:
+        # Providers send retry_after in whole seconds: as a hold on the whole
+        # key it stops several sends' worth of a paced key for one refused
+        # call. When the headers say which budget ran dry, the resync has
+        # already emptied that bucket, which then refills at the stated pace.
+        if retry_after is not None and retry_after > 0.0 and not _explains(state, info, tokens):
             self._hold(state, now + min(retry_after, MAX_HOLD), now)
+        if _states_requests_limit(info):
+            return  # the stated limit is in force already; nothing to learn
         learner = state.adaptive
         if learner is not None and learner.on_throttle(now, sent_at, state.known_rps()):
             self._recompute(state)
@@ -172,3 +195,32 @@ class FeedbackMixin(WaitingMixin):
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _per_minute(reset: float | None) -> bool:
+    return reset is None or reset <= 61.0
+
+
+def _states_requests_limit(info: RateLimitInfo | None) -> bool:
+    return info is not None and bool(info.requests_limit) and _per_minute(info.requests_reset)
+
+
+def _explains(state: KeyState, info: RateLimitInfo | None, tokens: float) -> bool:
+    """Whether the headers of a 429 name a per-minute budget of the key that
+    ran dry (requests left 0, or fewer tokens left than the call needed)."""
+    if info is None:
+        return False
+    rates = state.rates
+    if (
+        rates.request_interval
+        and info.requests_remaining is not None
+        and info.requests_remaining <= 0
+        and _per_minute(info.requests_reset)
+    ):
+        return True
+    return bool(
+        rates.token_interval
+        and info.tokens_remaining is not None
+        and info.tokens_remaining < max(tokens, 1.0)
+        and _per_minute(info.tokens_reset)
+    )

@@ -135,9 +135,8 @@ class Permit:
         lim = self._limiter
         if self.call.max_output_tokens:
             lim._adjust(state, now, -float(self.call.max_output_tokens), self._mark)
-        if headers is not None:
-            lim._sync_headers(state, headers, now, force=True)
-        lim._feedback_failure(state, failure, now, self.sent_at)
+        info = lim._sync_headers(state, headers, now, force=True) if headers is not None else None
+        lim._feedback_failure(state, failure, now, self.sent_at, info, self.tokens)
 
     def abandon(self) -> None:
         """The call ended without an answer (cancelled, or a bug in the

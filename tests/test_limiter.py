@@ -353,6 +353,58 @@ async def test_a_429_holds_every_new_call_to_the_key_until_retry_after(clock: Fa
     assert [(w.key, w.dimension, w.wait) for w in waits] == [("openai", "pushback", 3.0)]
 
 
+EXHAUSTED = {
+    "x-ratelimit-limit-requests": "300",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-reset-requests": "1s",
+}
+
+
+async def test_a_429_whose_headers_name_the_dry_budget_resyncs_instead_of_holding(
+    clock: FakeClock,
+) -> None:
+    """retry_after says 1 s, but the headers say the requests budget (300 rpm,
+    as configured) ran dry: the bucket is emptied and refills at the pace, so
+    the key loses one interval (0.2 s), not the whole second."""
+    limiter = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
+    limiter.observe(GPT, rate_limited(retry_after=1.0).failure, headers=EXHAUSTED)
+    rec = Recorder(clock)
+    await run_all(clock, [limiter(GPT, rec) for _ in range(3)])
+    assert rec.times == [0.2, 0.4, 0.6]
+    status = limiter.status("openai")
+    assert status is not None and status.hold == float("-inf")
+
+
+async def test_a_429_whose_headers_leave_budget_still_holds_for_retry_after(
+    clock: FakeClock,
+) -> None:
+    """Headers showing requests left do not explain the 429: the blanket hold stays."""
+    limiter = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
+    headers = {**EXHAUSTED, "x-ratelimit-remaining-requests": "120"}
+    limiter.observe(GPT, rate_limited(retry_after=1.0).failure, headers=headers)
+    rec = Recorder(clock)
+    await run_all(clock, [limiter(GPT, rec)])
+    assert rec.times == [1.0]
+
+
+async def test_429s_whose_headers_keep_stating_the_configured_limit_teach_nothing(
+    clock: FakeClock,
+) -> None:
+    """Isolated 429s stating the same limit (as providers send with random
+    throttles) do not learn the configured limit down; header-less ones do."""
+    limiter = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
+    for _ in range(6):
+        await clock.advance(1.0)
+        limiter.observe(GPT, rate_limited(retry_after=1.0).failure, headers=EXHAUSTED)
+    status = limiter.status("openai")
+    assert status is not None and status.learned_rpm is None and status.rpm == 300
+    for _ in range(6):
+        await clock.advance(1.0)
+        limiter.observe(GPT, rate_limited(retry_after=1.0).failure)
+    status = limiter.status("openai")
+    assert status is not None and status.learned_rpm is not None and status.rpm < 300
+
+
 async def test_pushback_also_holds_calls_already_queued(clock: FakeClock) -> None:
     limiter = RateLimiter(Limit(rpm=60), clock=clock)
     outcomes: list[str] = []
