@@ -9,12 +9,14 @@ from types import MappingProxyType
 from typing import Any
 
 from resilience._errors import ConfigError
+from resilience._frozen import fast_init
 
 __all__ = ["Call", "Handler"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Call:
     """One logical request, as the pipeline sees it.

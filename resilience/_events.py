@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from resilience._call import Call
 from resilience._failure import Failure
+from resilience._frozen import fast_init
 
 __all__ = [
     "AttemptEnded",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Common fields. ``call`` is the call as it stood where the event arose
@@ -46,11 +48,13 @@ class Event:
     time: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallStarted(Event):
     pass
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(Event):
     duration: float
@@ -60,11 +64,13 @@ class CallEnded(Event):
     response_model: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptStarted(Event):
     pass
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptEnded(Event):
     duration: float
@@ -72,6 +78,7 @@ class AttemptEnded(Event):
     failure: Failure | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimitWait(Event):
     key: str
@@ -79,12 +86,14 @@ class RateLimitWait(Event):
     dimension: str  # "requests", "tokens", "concurrency" or "pushback"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerReject(Event):
     key: str
     retry_after: float | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerStateChange(Event):
     key: str
@@ -93,12 +102,14 @@ class BreakerStateChange(Event):
     failure: Failure | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryScheduled(Event):
     delay: float
     failure: Failure | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FallbackHop(Event):
     from_target: str
@@ -107,6 +118,7 @@ class FallbackHop(Event):
     failure: Failure | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Degraded(Event):
     target: str
