@@ -2,10 +2,12 @@
 
 Reconciliation charges or refunds tokens (refunds wake the queue's head);
 rate-limit headers state limits (which then pace the key) and resync the
-buckets. A 429 whose headers name the per-minute budget that ran dry only
-empties that bucket (the key keeps its pace); any other 429 holds the whole
-key until its ``retry_after``. Only 429s whose headers state no requests
-limit feed the adaptive rate: a stated limit takes precedence over learning.
+buckets. A 429 whose headers state a per-minute budget resyncs from them
+(the dry bucket empties; the key keeps its pace) instead of holding the key;
+any other 429 holds the key until its ``retry_after``, and a key with a
+configured or stated pace no longer than its own bucket takes to drain.
+Only 429s whose headers state no requests limit feed the adaptive rate: a
+stated limit takes precedence over learning.
 
 A key nobody configured starts in slow start (TCP's): one call in flight,
 one more per success, until a limit is known, a throttle shows where it is,
@@ -124,11 +126,14 @@ class FeedbackMixin(WaitingMixin):
         if rr is None and info.tokens_remaining is None:
             return info
         tr = float(info.tokens_remaining) if info.tokens_remaining is not None else None
+        self._sync_store(state, now, rr, tr)
+        return info
+
+    def _sync_store(self, state: KeyState, now: float, rr: float | None, tr: float | None) -> None:
         if self._mem is not None:
             self._mem.sync_now(state.name, now, state.rates, rr, tr)
         else:
             self._spawn(self._store.sync(state.name, now, state.rates, rr, tr))
-        return info
 
     def _feedback_failure(
         self,
@@ -147,10 +152,24 @@ class FeedbackMixin(WaitingMixin):
         retry_after = failure.retry_after
         # Providers send retry_after in whole seconds: as a hold on the whole
         # key it stops several sends' worth of a paced key for one refused
-        # call. When the headers say which budget ran dry, the resync has
-        # already emptied that bucket, which then refills at the stated pace.
-        if retry_after is not None and retry_after > 0.0 and not _explains(state, info, tokens):
-            self._hold(state, now + min(retry_after, MAX_HOLD), now)
+        # call. Headers stating a per-minute budget say more: when one ran
+        # dry, the resync has already emptied that bucket, which refills at
+        # the stated pace (such a budget refills continuously: its "reset" is
+        # when it is full again, not when the next unit comes); when none did,
+        # the provider counted over a shorter window than a minute, so the
+        # key gives up its burst and waits one interval. Without such headers
+        # the hold stays, but a key with a configured or stated pace holds no
+        # longer than its own bucket takes to drain: repeated 429s teach the
+        # adaptive rate instead.
+        rates = state.rates
+        if _states_budget(info):
+            if rates.request_interval and not _explains(state, info, tokens):
+                self._sync_store(state, now, 0.0, None)
+        elif retry_after is not None and retry_after > 0.0:
+            wait = min(retry_after, MAX_HOLD)
+            if state.known_rps() is not None and rates.request_interval:
+                wait = min(wait, rates.request_capacity * rates.request_interval)
+            self._hold(state, now + wait, now)
         if _states_requests_limit(info):
             return  # the stated limit is in force already; nothing to learn
         learner = state.adaptive
@@ -199,6 +218,17 @@ class FeedbackMixin(WaitingMixin):
 
 def _per_minute(reset: float | None) -> bool:
     return reset is None or reset <= 61.0
+
+
+def _states_budget(info: RateLimitInfo | None) -> bool:
+    """Whether headers state a per-minute limit and what is left of it."""
+    if info is None:
+        return False
+    if info.requests_limit and info.requests_remaining is not None:
+        return _per_minute(info.requests_reset)
+    if info.tokens_limit and info.tokens_remaining is not None:
+        return _per_minute(info.tokens_reset)
+    return False
 
 
 def _states_requests_limit(info: RateLimitInfo | None) -> bool:

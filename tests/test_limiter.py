@@ -29,6 +29,10 @@ from resilience._limiter_store import MemoryStore
 from resilience._stream import PeekedStream
 
 GPT = Call("openai", "gpt-4o")
+# A key limited by tokens only (``Limit(tpm=60)``) paces these at one a second
+# with no known request rate: a 429 without rate-limit headers holds it for all
+# of retry_after.
+GPT_1TOK = GPT.replace(input_tokens=1)
 
 
 def ok(usage: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -335,7 +339,7 @@ async def test_a_stream_that_breaks_midway_gives_its_slot_back(clock: FakeClock)
 
 
 async def test_a_429_holds_every_new_call_to_the_key_until_retry_after(clock: FakeClock) -> None:
-    limiter = RateLimiter(Limit(rpm=6000), clock=clock)
+    limiter = RateLimiter(Limit(concurrency=100), clock=clock)  # no known request pace
     events: list[Event] = []
     pipeline = Pipeline(limiter, clock=clock, hooks=[events.append])
 
@@ -375,16 +379,31 @@ async def test_a_429_whose_headers_name_the_dry_budget_resyncs_instead_of_holdin
     assert status is not None and status.hold == float("-inf")
 
 
-async def test_a_429_whose_headers_leave_budget_still_holds_for_retry_after(
+async def test_a_429_whose_headers_leave_budget_costs_the_burst_and_one_interval(
     clock: FakeClock,
 ) -> None:
-    """Headers showing requests left do not explain the 429: the blanket hold stays."""
+    """Budget left by the minute yet refused: the provider counted over a
+    shorter window. The key gives up its burst and waits one interval."""
     limiter = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
     headers = {**EXHAUSTED, "x-ratelimit-remaining-requests": "120"}
     limiter.observe(GPT, rate_limited(retry_after=1.0).failure, headers=headers)
     rec = Recorder(clock)
-    await run_all(clock, [limiter(GPT, rec)])
-    assert rec.times == [1.0]
+    await run_all(clock, [limiter(GPT, rec) for _ in range(2)])
+    assert rec.times == [0.2, 0.4]
+
+
+async def test_a_429_without_headers_holds_a_paced_key_no_longer_than_its_bucket_drains(
+    clock: FakeClock,
+) -> None:
+    """retry_after 30 s on a key paced at 300 rpm with a burst of 5: held 1 s
+    (its bucket's span), not 30; a key without a known pace waits all 30."""
+    paced = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
+    unpaced = RateLimiter(Limit(concurrency=10), clock=clock)
+    for limiter in (paced, unpaced):
+        limiter.observe(GPT, rate_limited(retry_after=30.0).failure)
+    rec = Recorder(clock)
+    await run_all(clock, [paced(GPT, rec), unpaced(GPT, rec)])
+    assert rec.times == [1.0, 30.0]
 
 
 async def test_429s_whose_headers_keep_stating_the_configured_limit_teach_nothing(
@@ -406,7 +425,7 @@ async def test_429s_whose_headers_keep_stating_the_configured_limit_teach_nothin
 
 
 async def test_pushback_also_holds_calls_already_queued(clock: FakeClock) -> None:
-    limiter = RateLimiter(Limit(rpm=60), clock=clock)
+    limiter = RateLimiter(Limit(tpm=60), clock=clock)
     outcomes: list[str] = []
 
     async def handler(call: Call) -> Any:
@@ -415,8 +434,8 @@ async def test_pushback_also_holds_calls_already_queued(clock: FakeClock) -> Non
             raise rate_limited(retry_after=10.0)
         return ok()
 
-    tasks = await run_all(clock, [limiter(GPT, handler) for _ in range(3)])
-    assert outcomes == ["0", "10", "11"]
+    tasks = await run_all(clock, [limiter(GPT_1TOK, handler) for _ in range(3)])
+    assert outcomes[:2] == ["0", "10"] and float(outcomes[2]) > 10.5
     assert isinstance(tasks[0].exception(), ProviderError)
 
 
@@ -529,7 +548,7 @@ async def test_call_timeout_is_the_budget_outside_a_pipeline(clock: FakeClock) -
 async def test_queued_calls_past_their_deadline_after_a_pushback_fail_at_once(
     clock: FakeClock,
 ) -> None:
-    limiter = RateLimiter(Limit(rpm=60), clock=clock)
+    limiter = RateLimiter(Limit(tpm=60), clock=clock)
     pipeline = Pipeline(limiter, clock=clock)
     first = True
 
@@ -542,7 +561,7 @@ async def test_queued_calls_past_their_deadline_after_a_pushback_fail_at_once(
         return ok()
 
     tasks = await run_all(
-        clock, [pipeline.run(handler, GPT.replace(timeout=5.0)) for _ in range(3)], False
+        clock, [pipeline.run(handler, GPT_1TOK.replace(timeout=5.0)) for _ in range(3)], False
     )
     await clock.advance(0.5)
     assert all(t.done() for t in tasks[1:])
@@ -605,7 +624,7 @@ async def test_acquire_release_is_idempotent_and_reconciles_usage(clock: FakeClo
 
 
 async def test_observe_feeds_pushback_without_a_permit(clock: FakeClock) -> None:
-    limiter = RateLimiter(Limit(rpm=600), clock=clock)
+    limiter = RateLimiter(Limit(concurrency=10), clock=clock)
     limiter.observe(GPT, failure=Failure.of(Kind.RATE_LIMIT, retry_after=2.0))
     rec = Recorder(clock)
     await run_all(clock, [limiter(GPT, rec)])
