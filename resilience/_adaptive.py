@@ -20,7 +20,10 @@ and a round trip takes seconds rather than milliseconds:
 * the cubic's return to the old maximum (``K``) takes at least ``rtts``
   smoothed round trips (the curve is stretched, keeping the cut at ``beta``):
   botocore's ``K`` is about a second at 1 request/s, shorter than one LLM
-  call, so the rate would overshoot again before the cut could show.
+  call, so the rate would overshoot again before the cut could show;
+* the send rate is measured only while there is demand (an idle gap restarts
+  the count), and once the cubic is back at a known limit learning lets go:
+  a breaker's open period does not drag a configured limit down.
 """
 
 from __future__ import annotations
@@ -107,11 +110,23 @@ class AdaptiveRate:
     # -- measured send rate ------------------------------------------------------------
 
     def record_send(self, now: float) -> None:
-        """Count one request sent at ``now`` (botocore's RateClocker)."""
+        """Count one request sent at ``now`` (botocore's RateClocker).
+
+        A gap longer than two intervals of the learned rate (and two buckets)
+        had no demand (callers idle, or a breaker open upstream): it restarts
+        the count instead of averaging the silence in, so the 2x cap keeps
+        the rate measured while there was demand."""
         bucket = math.floor(now / self._bucket) * self._bucket
         self._count += 1
         last = self._last_bucket
         if last is None:
+            self._last_bucket = bucket
+            return
+        idle = 2.0 * self._bucket
+        if self.rate is not None and 2.0 / self.rate > idle:
+            idle = 2.0 / self.rate
+        if bucket - last > idle:
+            self._count = 1
             self._last_bucket = bucket
             return
         if bucket > last:
@@ -141,13 +156,21 @@ class AdaptiveRate:
         rtt = now - sent_at
         self._rtt = rtt if self._rtt == 0.0 else self._rtt + 0.2 * (rtt - self._rtt)
 
-    def on_success(self, now: float, sent_at: float | None = None) -> float | None:
+    def on_success(
+        self, now: float, sent_at: float | None = None, known: float | None = None
+    ) -> float | None:
         """A request (sent at ``sent_at``) got through: grow the learned rate
-        along the cubic."""
+        along the cubic. ``known`` is the limit in force (requests per
+        second) when one is configured or stated: once the cubic is back
+        there, learning lets go and the known limit rules again."""
         self._sample_rtt(now, sent_at)
         if self.rate is None:
             return None
         new = self._cubic(now)
+        if known is not None and new >= known:
+            self.rate = None
+            self._recent.clear()
+            return None
         cap = 2.0 * self.measured(now)
         if 0.0 < cap < new:
             new = cap

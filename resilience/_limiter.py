@@ -200,7 +200,7 @@ class RateLimiter(FeedbackMixin):
         else:
             self._answered(state, clock, ok=True)
             if state.adaptive is not None and state.adaptive.rate is not None:
-                state.adaptive.on_success(now)
+                state.adaptive.on_success(now, None, state.known_rps())
                 self._recompute(state)
 
     # -- admission ---------------------------------------------------------------------------

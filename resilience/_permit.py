@@ -122,7 +122,7 @@ class Permit:
             lim._sync_headers(state, headers, now, force=False)
         learner = state.adaptive
         if learner is not None and learner.rate is not None:
-            learner.on_success(now, self.sent_at)
+            learner.on_success(now, self.sent_at, state.known_rps())
             lim._recompute(state)
 
     def fail(self, failure: Failure, headers: Mapping[str, str] | Any | None = None) -> None:

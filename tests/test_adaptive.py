@@ -156,3 +156,32 @@ def test_learning_settles_near_a_true_limit_under_a_simulated_provider() -> None
     goodput = ok_after_warmup / 100.0
     assert 0.75 * true_rate <= goodput <= 1.01 * true_rate
     assert throttled / sent < 0.15
+
+
+def test_an_idle_gap_does_not_drag_the_measured_rate_down() -> None:
+    """Sends stop for 10 s (a breaker open upstream): when they resume, the
+    2x cap still reflects the rate sent while there was demand."""
+    learner = AdaptiveRate()
+    t = _send_steady(learner, 10.0, 0.0, 5.0)
+    learner.on_throttle(t, sent_at=t)
+    t += 10.0
+    learner.record_send(t)
+    learner.record_send(t + 0.6)
+    assert learner.measured(t + 0.6) > 5.0
+    assert learner.on_success(t + 0.6) is not None
+    assert learner.rate is not None and learner.rate > 5.0
+
+
+def test_learning_lets_go_once_the_cubic_is_back_at_the_known_limit() -> None:
+    """Learned down from a known 10/s, the rate grows back; at 10/s the
+    learner disengages so the configured limit rules again."""
+    learner = AdaptiveRate(persist=1)
+    t = _send_steady(learner, 10.0, 0.0, 5.0)
+    assert learner.on_throttle(t, sent_at=t, known=10.0)
+    assert learner.rate is not None and learner.rate < 10.0
+    now = t
+    while learner.rate is not None and now < t + 120.0:
+        learner.record_send(now)
+        learner.on_success(now, known=10.0)
+        now += 1.0 / (learner.rate or 10.0)
+    assert learner.rate is None and now < t + 60.0
