@@ -162,9 +162,10 @@ class FeedbackMixin(WaitingMixin):
         # longer than its own bucket takes to drain: repeated 429s teach the
         # adaptive rate instead.
         rates = state.rates
-        if _states_budget(info):
-            if rates.request_interval and not _explains(state, info, tokens):
-                self._sync_store(state, now, 0.0, None)
+        if _explains(state, info, tokens):
+            pass
+        elif rates.request_interval and _states_budget(info):
+            self._sync_store(state, now, 0.0, None)
         elif retry_after is not None and retry_after > 0.0:
             wait = min(retry_after, MAX_HOLD)
             if state.known_rps() is not None and rates.request_interval:
@@ -224,11 +225,13 @@ def _states_budget(info: RateLimitInfo | None) -> bool:
     """Whether headers state a per-minute limit and what is left of it."""
     if info is None:
         return False
-    if info.requests_limit and info.requests_remaining is not None:
-        return _per_minute(info.requests_reset)
-    if info.tokens_limit and info.tokens_remaining is not None:
-        return _per_minute(info.tokens_reset)
-    return False
+    return bool(
+        info.requests_limit
+        and info.requests_remaining is not None
+        and _per_minute(info.requests_reset)
+    ) or bool(
+        info.tokens_limit and info.tokens_remaining is not None and _per_minute(info.tokens_reset)
+    )
 
 
 def _states_requests_limit(info: RateLimitInfo | None) -> bool:

@@ -406,6 +406,19 @@ async def test_a_429_without_headers_holds_a_paced_key_no_longer_than_its_bucket
     assert rec.times == [1.0, 30.0]
 
 
+async def test_a_429_stating_only_a_token_budget_with_plenty_left_still_holds(
+    clock: FakeClock,
+) -> None:
+    """A key without a request pace whose headers leave tokens: nothing to
+    resync explains the 429, so retry_after holds it."""
+    limiter = RateLimiter(Limit(tpm=60_000), clock=clock)
+    headers = {"x-ratelimit-limit-tokens": "60000", "x-ratelimit-remaining-tokens": "50000"}
+    limiter.observe(GPT, rate_limited(retry_after=2.0).failure, headers=headers)
+    rec = Recorder(clock)
+    await run_all(clock, [limiter(GPT, rec)])
+    assert rec.times == [2.0]
+
+
 async def test_429s_whose_headers_keep_stating_the_configured_limit_teach_nothing(
     clock: FakeClock,
 ) -> None:
