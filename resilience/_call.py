@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 
 from resilience._errors import ConfigError
@@ -13,7 +12,6 @@ from resilience._frozen import fast_init
 
 __all__ = ["Call", "Handler"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @fast_init
@@ -32,7 +30,8 @@ class Call:
     max_output_tokens: int = 0
     features: frozenset[str] = frozenset()
     timeout: float | None = None
-    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    # A plain dict by default (a shared read-only proxy would not pickle).
+    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     payload: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

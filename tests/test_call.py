@@ -45,3 +45,10 @@ def test_repr_hides_payload_and_metadata() -> None:
     c = Call("openai", "gpt-4o", payload={"messages": "SECRET PROMPT"}, metadata={"k": "sk-x"})
     assert "SECRET" not in repr(c)
     assert "sk-x" not in repr(c)
+
+
+def test_a_call_pickles_for_worker_processes() -> None:
+    import pickle
+
+    c = Call("openai", "gpt-4o", features=frozenset({"tools"}), timeout=5.0)
+    assert pickle.loads(pickle.dumps(c)) == c
