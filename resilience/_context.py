@@ -30,7 +30,17 @@ _DEFAULT_CLOCK = SystemClock()
 class RunContext:
     """The state of one logical call through a pipeline."""
 
-    __slots__ = ("attempts", "blocked", "call", "call_id", "clock", "deadline", "hooks", "last")
+    __slots__ = (
+        "alternatives",
+        "attempts",
+        "blocked",
+        "call",
+        "call_id",
+        "clock",
+        "deadline",
+        "hooks",
+        "last",
+    )
 
     def __init__(
         self,
@@ -49,6 +59,9 @@ class RunContext:
         # Breaker keys this call saw open, with the time they reopen: lets Retry
         # give up at once instead of sleeping towards a circuit that will refuse it.
         self.blocked: dict[str, float] | None = None
+        # Set by Fallback while another target is left to try: Retry then hands a
+        # failure with a long wait to it rather than sleeping on this target.
+        self.alternatives = False
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""

@@ -143,6 +143,9 @@ class Fallback:
         if self._unsupported:
             return await self._hops(call, handler, None)
         # The common case: the call's own target answers at once.
+        run = current_run()
+        if run is not None:
+            run.alternatives = bool(self.targets)
         try:
             return await handler(call)
         except ProviderError as exc:
@@ -163,9 +166,12 @@ class Fallback:
         previous: Call | None = None
         last_failure: Failure | None = None
         last_reason = ""
-        for candidate in self._candidates(call):
+        run = current_run()
+        for position, candidate in enumerate(self._candidates(call)):
             if candidate is None or candidate.target in tried:
                 continue
+            if run is not None:
+                run.alternatives = position < len(self.targets)
             if previous is not None:
                 if context_failed and not self._fits(candidate, floor):
                     continue

@@ -89,6 +89,11 @@ class Retry:
     ``None`` turns it off. ``attempt_timeout`` cuts an attempt that hangs
     and turns it into a retryable ``timeout`` failure (which also counts
     against the breaker, when one sits inside).
+
+    ``failover_after`` (seconds, default 0.5): inside a :class:`Fallback`
+    that still has another target, a failure that another target may serve
+    is not retried here when the wait would be longer than this; it goes to
+    the next target at once. ``None`` always waits.
     """
 
     repeats_calls = True
@@ -105,6 +110,7 @@ class Retry:
         random: _random.Random | None = None,
         hooks: Sequence[Subscriber] = (),
         attempt_timeout: float | None = None,
+        failover_after: float | None = 0.5,
     ) -> None:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ConfigError("attempts", attempts, "an int >= 1")
@@ -123,6 +129,11 @@ class Retry:
         self.budget: RetryBudget | None = budget
         self.attempt_timeout = (
             None if attempt_timeout is None else _number("attempt_timeout", attempt_timeout)
+        )
+        self.failover_after = (
+            None
+            if failover_after is None
+            else _number("failover_after", failover_after, strict=False)
         )
         self._clock = clock
         self._random = random if random is not None else _random.Random()
@@ -162,6 +173,16 @@ class Retry:
                 remaining = run.remaining() if run is not None else None
                 if remaining is not None and delay >= remaining:
                     # Sleeping would only burn the time an outer Fallback needs.
+                    raise
+                if (
+                    self.failover_after is not None
+                    and delay > self.failover_after
+                    and failure.failover
+                    and run is not None
+                    and run.alternatives
+                ):
+                    # Another target can take the call now; waiting here is what makes
+                    # fallbacks fire late.
                     raise
                 reopens = run.blocked_until(call) if run is not None else None
                 if reopens is not None and reopens > clock.monotonic() + delay:
@@ -215,5 +236,6 @@ class Retry:
     def __repr__(self) -> str:
         return (
             f"Retry({self.attempts}, base={self.base}, cap={self.cap}, jitter={self.jitter!r}, "
-            f"budget={self.budget!r}, attempt_timeout={self.attempt_timeout})"
+            f"budget={self.budget!r}, attempt_timeout={self.attempt_timeout}, "
+            f"failover_after={self.failover_after})"
         )

@@ -304,3 +304,44 @@ async def test_retry_hands_over_at_once_when_its_own_failure_opened_the_breaker(
     assert result == "from b"
     assert sent == ["a/m", "b/m"]
     assert clock.monotonic() == 0.0
+
+
+async def test_a_long_wait_goes_to_the_next_target_instead_when_fallback_has_one(
+    clock: FakeClock,
+) -> None:
+    """A 503 asking for 2 s is not slept on when Fallback has another target: the call
+    moves at once; without a target left, or with failover_after=None, Retry waits."""
+    from resilience import Fallback
+
+    def failing(sent: list[str]) -> Any:
+        async def handler(call: Call) -> str:
+            sent.append(call.target)
+            if call.provider == "a":
+                raise ProviderError(
+                    Failure.of(Kind.OVERLOADED, status=503, retry_after=2.0), call=call
+                )
+            return "from b"
+
+        return handler
+
+    sent: list[str] = []
+    moving = Pipeline(Fallback(["b/m"]), Retry(3, budget=None), clock=clock)
+    assert await moving.run(failing(sent), Call("a", "m")) == "from b"
+    assert sent == ["a/m", "b/m"]
+    assert clock.monotonic() == 0.0
+
+    sent = []
+    waiting = Pipeline(Fallback(["b/m"]), Retry(2, budget=None, failover_after=None), clock=clock)
+    task = asyncio.create_task(waiting.run(failing(sent), Call("a", "m")))
+    await clock.run_until_idle()
+    assert await task == "from b"
+    assert sent == ["a/m", "a/m", "b/m"]
+    assert clock.monotonic() == 2.0
+
+    sent = []
+    alone = Pipeline(Retry(2, budget=None), clock=clock)
+    task = asyncio.create_task(alone.run(failing(sent), Call("a", "m")))
+    await clock.run_until_idle()
+    with pytest.raises(ProviderError):
+        await task
+    assert sent == ["a/m", "a/m"], "no other target: the wait is worth it"

@@ -527,7 +527,8 @@ async def test_end_to_end_with_the_real_retry_fallback_and_breaker(
     )
     pipeline = Pipeline(
         Fallback(["anthropic/claude-sonnet-4"]),
-        Retry(3, base=1.0, cap=4.0, jitter="none", budget=None),
+        # failover_after=None: this scenario is about the retries' spans, so they wait.
+        Retry(3, base=1.0, cap=4.0, jitter="none", budget=None, failover_after=None),
         CircuitBreaker(failure_threshold=2, min_calls=2, reset_timeout=60.0),
         hooks=[otel.telemetry],
         clock=clock,

@@ -61,7 +61,9 @@ async def run(calls: int, failure_rate: float, endpoint: str | None) -> Counter[
 
         pipeline = Pipeline(
             Fallback(["openai/gpt-4o-mini"]),
-            Retry(3, base=0.05, cap=0.2),
+            # failover_after=None: retry gpt-4o through the provider's Retry-After first,
+            # so the trace shows retries as well as the fallback.
+            Retry(3, base=0.05, cap=0.2, failover_after=None),
             CircuitBreaker(failure_threshold=2, reset_timeout=5.0),
             hooks=[telemetry],
         )
