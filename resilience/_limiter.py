@@ -52,7 +52,10 @@ class RateLimiter(FeedbackMixin):
     learn the request rate from 429s (and take limits stated by headers) where
     none is configured or the configured one proves too high. ``store``: where
     bucket state lives (in memory by default). ``max_wait``: the longest a
-    call may wait for admission (besides its own deadline).
+    call may wait for admission (besides its own deadline). ``spill_after``:
+    the longest a call waits while an outer ``Fallback`` still has another
+    target for it; past that it is refused at once (nothing sent) and moves
+    there, while a call on its last target keeps waiting.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class RateLimiter(FeedbackMixin):
         clock: Clock | None = None,
         hooks: Sequence[Subscriber] = (),
         max_wait: float | None = None,
+        spill_after: float | None = None,
     ) -> None:
         self._single: Limit | None = None
         self._limits: dict[str, Limit] = {}
@@ -87,14 +91,16 @@ class RateLimiter(FeedbackMixin):
             raise ConfigError("store", store, "a LimiterStore (reserve, adjust, sync, hold)")
         self._store: LimiterStore = store
         self._mem = store if isinstance(store, MemoryStore) else None
-        if max_wait is not None and (
-            isinstance(max_wait, bool)
-            or not isinstance(max_wait, int | float)
-            or not max_wait >= 0
-            or not math.isfinite(max_wait)
-        ):
-            raise ConfigError("max_wait", max_wait, "seconds >= 0, or None")
+        for name, value in (("max_wait", max_wait), ("spill_after", spill_after)):
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not value >= 0
+                or not math.isfinite(value)
+            ):
+                raise ConfigError(name, value, "seconds >= 0, or None")
         self.max_wait = max_wait
+        self.spill_after = spill_after
         self._clock = clock
         self._last_clock: Clock | None = None
         self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)

@@ -41,12 +41,21 @@ class WaitingMixin:
     _store: LimiterStore
     _hooks: tuple[Callable[[Event], Any], ...]
     max_wait: float | None
+    spill_after: float | None
 
     def _budget(self, call: Call) -> float | None:
         run = current_run()
         budget = run.remaining() if run is not None else call.timeout
         if self.max_wait is not None and (budget is None or self.max_wait < budget):
             budget = self.max_wait
+        spill = self.spill_after
+        if (
+            spill is not None
+            and run is not None
+            and run.alternatives
+            and (budget is None or spill < budget)
+        ):
+            budget = spill
         return budget
 
     def _local_error(self, state: KeyState, call: Call, wait: float, why: str) -> ProviderError:

@@ -158,9 +158,9 @@ def build_pipeline(
         Fallback([p.target for p in config.providers]),
         Retry(3, base=0.25, cap=2.0, random=random.Random(rng.random())),
         breaker,
-        # A call that would queue longer than this at a saturated provider is refused
-        # locally (nothing sent) and Fallback moves it to a provider with room.
-        RateLimiter(limits, max_wait=2.0),
+        # A call that would queue over 2 s at a saturated provider is refused locally
+        # (nothing sent) and Fallback moves it on; on its last target it waits.
+        RateLimiter(limits, spill_after=2.0),
         hooks=hooks,
         random=rng,
     )
