@@ -30,6 +30,7 @@ from resilience._adapter_kit import (
     WatchedStream,
     as_int,
     estimate_tokens,
+    parsed,
 )
 from resilience._call import Call
 from resilience._context import AttemptState, report
@@ -146,14 +147,6 @@ async def _as_events(message: Any) -> AsyncIterator[Any]:
     yield adapter.validate_python({"type": "message_stop"})
 
 
-async def _parsed(raw: Any) -> Any:
-    # anthropic 2.x returns an AsyncAPIResponse (async parse), 0.x a legacy one.
-    result = raw.parse()
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
 class ResilientAsyncAnthropic(ResilientClient):
     """An ``AsyncAnthropic`` whose ``messages.create`` runs through a
     pipeline. Any other attribute is the wrapped client's own."""
@@ -222,7 +215,7 @@ async def _send(client: Any, call: Call, params: Mapping[str, Any], dropped: fro
         req.pop("stream", None)
     raw = await client.messages.with_raw_response.create(**req)
     report(headers=raw.headers)
-    result = await _parsed(raw)
+    result = await parsed(raw)
     if req.get("stream"):
         return WatchedStream(result, _on_event)
     report(usage=_usage(result.usage), response_model=result.model)

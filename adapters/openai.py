@@ -14,7 +14,6 @@ client in ``clients={"groq": AsyncOpenAI(base_url=...)}``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from resilience._adapter_kit import (
     WatchedStream,
     as_int,
     estimate_tokens,
+    parsed,
     set_usage,
 )
 from resilience._call import Call
@@ -146,15 +146,6 @@ async def _as_chunks(completion: Any) -> AsyncIterator[Any]:
     )
 
 
-async def _parsed(raw: Any) -> Any:
-    # The legacy raw response parses synchronously; keep working if a later
-    # SDK makes it a coroutine as anthropic's did.
-    result = raw.parse()
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
 class ResilientAsyncOpenAI(ResilientClient):
     """An ``AsyncOpenAI`` whose chat completions and responses run through a
     pipeline. Any other attribute is the wrapped client's own."""
@@ -231,7 +222,7 @@ class _Completions:
             req.pop("stream_options", None)
         raw = await client.chat.completions.with_raw_response.create(**req)
         report(headers=raw.headers)
-        result = await _parsed(raw)
+        result = await parsed(raw)
         if req.get("stream"):
             return WatchedStream(result, _on_chat_chunk)
         report(usage=_chat_usage(result.usage), response_model=result.model)
@@ -283,7 +274,7 @@ class _Responses:
             req["text"] = text
         raw = await client.responses.with_raw_response.create(**req)
         report(headers=raw.headers)
-        result = await _parsed(raw)
+        result = await parsed(raw)
         if req.get("stream"):
             return WatchedStream(result, _on_responses_event)
         report(usage=_responses_usage(result.usage), response_model=result.model)

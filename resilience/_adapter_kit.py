@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -26,6 +27,7 @@ __all__ = [
     "default_pipeline",
     "estimate_tokens",
     "missing_host",
+    "parsed",
     "set_usage",
 ]
 
@@ -188,6 +190,15 @@ class ResilientStream:
 
     def __repr__(self) -> str:
         return f"ResilientStream({self.call.target})"
+
+
+async def parsed(raw: Any) -> Any:
+    """An SDK raw response's parsed body. openai's legacy raw response parses
+    synchronously, anthropic 2.x's asynchronously; take either."""
+    result = raw.parse()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 class ResilientClient:
