@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -53,6 +52,7 @@ from resilience._errors import CircuitOpenError, ConfigError, ProviderError
 from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
 from resilience._failure import Failure
 from resilience._retry import timed_out_attempt
+from resilience._validate import number
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
 
@@ -75,18 +75,6 @@ class _Local:
         self.generation = 0  # bumped on every transition; older permits lose their vote
         self.seen = state  # the state this process last acted on
         self.models: dict[str, float] = {}  # provider keys: model -> last trip time
-
-
-def _number(field: str, value: object, low: float, *, inclusive: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value >= low if inclusive else value > low)
-    )
-    if not ok:
-        raise ConfigError(field, value, f"a finite number {'>=' if inclusive else '>'} {low}")
-    return float(value)  # type: ignore[arg-type]
 
 
 def _count(field: str, value: object) -> int:
@@ -117,18 +105,18 @@ class CircuitBreaker:
         listeners: Sequence[BreakerListener | Callable[[BreakerStateChange], Any]] = (),
     ) -> None:
         self.failure_threshold = _count("failure_threshold", failure_threshold)
-        self.failure_rate = _number("failure_rate", failure_rate, 0.0)
+        self.failure_rate = number("failure_rate", failure_rate)
         if self.failure_rate > 1.0:
             raise ConfigError("failure_rate", failure_rate, "a share in (0, 1]")
-        self.window = _number("window", window, 0.0)
+        self.window = number("window", window)
         self.min_calls = _count("min_calls", min_calls)
-        self.reset_timeout = _number("reset_timeout", reset_timeout, 0.0)
-        self.max_reset_timeout = _number("max_reset_timeout", max_reset_timeout, 0.0)
+        self.reset_timeout = number("reset_timeout", reset_timeout)
+        self.max_reset_timeout = number("max_reset_timeout", max_reset_timeout)
         if self.max_reset_timeout < self.reset_timeout:
             raise ConfigError(
                 "max_reset_timeout", max_reset_timeout, f">= reset_timeout ({reset_timeout})"
             )
-        self.backoff_factor = _number("backoff_factor", backoff_factor, 1.0, inclusive=True)
+        self.backoff_factor = number("backoff_factor", backoff_factor, minimum=1.0, inclusive=True)
         self.half_open_probes = _count("half_open_probes", half_open_probes)
         self.per_model = bool(per_model)
         if store is not None and not isinstance(store, BreakerStore):

@@ -14,7 +14,7 @@ import math
 
 from resilience._clock import Clock
 from resilience._context import clock_of
-from resilience._errors import ConfigError
+from resilience._validate import number
 
 __all__ = ["RetryBudget", "RollingCounts"]
 
@@ -67,18 +67,6 @@ class RollingCounts:
         self._b = [0] * n
 
 
-def _positive(field: str, value: object, *, allow_zero: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-    if not ok:
-        raise ConfigError(field, value, "a finite number " + (">= 0" if allow_zero else "> 0"))
-    return float(value)  # type: ignore[arg-type]
-
-
 class RetryBudget:
     """Retries at most ``ratio`` of the calls made in the last ``window``
     seconds, plus ``min_per_second`` retries per second, per key (provider).
@@ -99,9 +87,9 @@ class RetryBudget:
         window: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
-        self.ratio = _positive("ratio", ratio, allow_zero=True)
-        self.min_per_second = _positive("min_per_second", min_per_second, allow_zero=True)
-        self.window = _positive("window", window)
+        self.ratio = number("ratio", ratio, inclusive=True)
+        self.min_per_second = number("min_per_second", min_per_second, inclusive=True)
+        self.window = number("window", window)
         self._clock = clock
         # key -> counts of (calls, retries)
         self._counts: dict[str, RollingCounts] = {}

@@ -33,6 +33,7 @@ from resilience._limiter_store import Grant, MemoryStore, Rates
 from resilience._redis_breaker import RedisBreakers
 from resilience._redis_link import RedisLink, RedisUnavailable
 from resilience._redis_scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC
+from resilience._validate import number
 
 __all__ = ["RedisStore"]
 
@@ -55,18 +56,6 @@ SERVER_MARK = 1e9
 """Reservation marks from Redis are server Unix times (well above this);
 marks from the local fallback are readings of a monotonic clock (far
 below). A refund carries its mark, so this tells which bucket it belongs to."""
-
-
-def _positive(field: str, value: object, *, allow_zero: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-    if not ok:
-        raise ConfigError(field, value, f"a finite number {'>=' if allow_zero else '>'} 0")
-    return float(value)  # type: ignore[arg-type]
 
 
 def _num(value: Any) -> float:
@@ -128,16 +117,16 @@ class RedisStore:
             raise ConfigError("prefix", prefix, "a non-empty string")
         self.client = client
         self.prefix = prefix
-        self.ttl = _positive("ttl", ttl)
-        self.timeout = _positive("timeout", timeout)
+        self.ttl = number("ttl", ttl)
+        self.timeout = number("timeout", timeout)
         if local_share is not None:
-            local_share = _positive("local_share", local_share)
+            local_share = number("local_share", local_share)
             if local_share > 1.0:
                 raise ConfigError("local_share", local_share, "a share in (0, 1], or None")
         self.local_share = local_share
-        self.breaker_refresh = _positive("breaker_refresh", breaker_refresh, allow_zero=True)
-        self.backoff = _positive("backoff", backoff)
-        self.max_backoff = _positive("max_backoff", max_backoff)
+        self.breaker_refresh = number("breaker_refresh", breaker_refresh, inclusive=True)
+        self.backoff = number("backoff", backoff)
+        self.max_backoff = number("max_backoff", max_backoff)
         if self.max_backoff < self.backoff:
             raise ConfigError("max_backoff", max_backoff, f">= backoff ({backoff})")
         self._clock = clock

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random as _random
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -31,6 +30,7 @@ from resilience._context import clock_of, current_run, emit
 from resilience._errors import ConfigError, DeadlineExceeded, ProviderError
 from resilience._events import Event, RetryScheduled, Subscriber, as_callback
 from resilience._failure import Failure, Kind
+from resilience._validate import number
 
 __all__ = ["JITTERS", "Retry", "timed_out_attempt"]
 
@@ -62,18 +62,6 @@ def timed_out_attempt() -> Failure | None:
     """The timeout failure if the current attempt was cut by ``attempt_timeout``."""
     timer = _TIMER.get()
     return timer.failure if timer is not None else None
-
-
-def _number(field: str, value: object, *, minimum: float = 0.0, strict: bool = True) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value > minimum if strict else value >= minimum)
-    )
-    if not ok:
-        raise ConfigError(field, value, f"a finite number {'>' if strict else '>='} {minimum}")
-    return float(value)  # type: ignore[arg-type]
 
 
 class Retry:
@@ -115,8 +103,8 @@ class Retry:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ConfigError("attempts", attempts, "an int >= 1")
         self.attempts = attempts
-        self.base = _number("base", base)
-        self.cap = _number("cap", cap)
+        self.base = number("base", base)
+        self.cap = number("cap", cap)
         if self.cap < self.base:
             raise ConfigError("cap", cap, f"a number >= base ({base})")
         if jitter not in JITTERS:
@@ -128,12 +116,12 @@ class Retry:
             raise ConfigError("budget", budget, "a RetryBudget or None")
         self.budget: RetryBudget | None = budget
         self.attempt_timeout = (
-            None if attempt_timeout is None else _number("attempt_timeout", attempt_timeout)
+            None if attempt_timeout is None else number("attempt_timeout", attempt_timeout)
         )
         self.failover_after = (
             None
             if failover_after is None
-            else _number("failover_after", failover_after, strict=False)
+            else number("failover_after", failover_after, inclusive=True)
         )
         self._clock = clock
         self._random = random if random is not None else _random.Random()
