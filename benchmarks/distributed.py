@@ -194,7 +194,7 @@ async def _admission_cost(url: str, n: int) -> dict[str, Any]:
     the in-memory store against one Lua round trip to a local Redis."""
     import redis.asyncio as aioredis
 
-    from resilience._limiter_store import MemoryStore, Rates
+    from resilience._limiter.store import MemoryStore, Rates
     from resilience._redis_store import RedisStore
 
     rates = Rates(1e-6, 1e6)  # never binding: every reserve admits
@@ -317,8 +317,7 @@ async def _worker(base_url: str, redis_url: str) -> None:
 
     from resilience import CircuitOpenError, Pipeline, ProviderError
     from resilience._breaker import CircuitBreaker
-    from resilience._limit import Limit
-    from resilience._limiter import RateLimiter
+    from resilience._limiter import Limit, RateLimiter
     from resilience._redis_store import RedisStore
 
     warnings = _Count()

@@ -69,8 +69,7 @@ def bare() -> Callable[[], Awaitable[Any]]:
 def _middlewares(layers: str) -> list[Any]:
     from resilience._breaker import CircuitBreaker
     from resilience._fallback import Fallback
-    from resilience._limit import Limit
-    from resilience._limiter import RateLimiter
+    from resilience._limiter import Limit, RateLimiter
     from resilience._retry import Retry
 
     make: dict[str, Callable[[], Any]] = {

@@ -32,8 +32,7 @@ from benchmarks._common import emit
 from resilience import Call, Pipeline
 from resilience._breaker import CircuitBreaker
 from resilience._fallback import Fallback
-from resilience._limit import Limit
-from resilience._limiter import RateLimiter
+from resilience._limiter import Limit, RateLimiter
 from resilience._retry import Retry
 
 IN_FLIGHT = 10_000

@@ -38,8 +38,7 @@ from resilience._events import (
 from resilience._failure import Bucket, Failure, Kind
 from resilience._fallback import Fallback
 from resilience._guard import Guard, Ticket
-from resilience._limit import Limit
-from resilience._limiter import RateLimiter
+from resilience._limiter import Limit, RateLimiter
 from resilience._models import ContextWindows
 from resilience._pipeline import Middleware, Pipeline
 from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers

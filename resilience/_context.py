@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,7 +19,28 @@ from resilience._call import Call
 from resilience._clock import Clock, SystemClock
 from resilience._events import Event
 
-__all__ = ["AttemptState", "RunContext", "current_attempt", "current_run", "emit", "report"]
+__all__ = [
+    "LOCAL_HOLD",
+    "NO_ALTERNATIVES",
+    "SPILLED",
+    "AttemptState",
+    "RunContext",
+    "current_attempt",
+    "current_run",
+    "emit",
+    "report",
+]
+
+LOCAL_HOLD = "local_rate_limit"
+"""``Failure.code`` of a call a rate limiter refused before sending it: its
+wait would pass its deadline. Nothing was sent; another target may serve it."""
+
+SPILLED = "local_spill"
+"""``Failure.code`` of a call a rate limiter moved on because another target
+(``RunContext.alternatives``) could start it sooner. Nothing was sent; on its
+last target such a call waits instead (Fallback comes back to it)."""
+
+NO_ALTERNATIVES: Sequence[Call] = ()
 
 log = logging.getLogger("resilience")
 
@@ -40,6 +61,7 @@ class RunContext:
         "deadline",
         "hooks",
         "last",
+        "requeue",
     )
 
     def __init__(
@@ -59,9 +81,14 @@ class RunContext:
         # Breaker keys this call saw open, with the time they reopen: lets Retry
         # give up at once instead of sleeping towards a circuit that will refuse it.
         self.blocked: dict[str, float] | None = None
-        # Set by Fallback while another target is left to try: Retry then hands a
-        # failure with a long wait to it rather than sleeping on this target.
-        self.alternatives = False
+        # Written by Fallback: the targets it would try after the current one,
+        # built only when iterated. Retry hands a failure with a long wait to
+        # them rather than sleeping here; a rate limiter compares its queue
+        # with theirs.
+        self.alternatives: Sequence[Call] = NO_ALTERNATIVES
+        # Written by a rate limiter: the key that paced this run's last 429, where
+        # the call's next attempt goes to the head of the queue.
+        self.requeue: str | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
@@ -87,13 +114,17 @@ class AttemptState:
     """What one attempt learned from the provider (filled by adapters through
     :func:`report`, and by the pipeline from a failed response)."""
 
-    __slots__ = ("headers", "number", "response_model", "usage")
+    __slots__ = ("headers", "number", "paced", "response_model", "usage")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.headers: Mapping[str, str] | None = None
         self.usage: Mapping[str, int] | None = None
         self.response_model: str | None = None
+        # Written by a rate limiter: it slowed its key down for this attempt's
+        # 429, so sending again waits there at the new pace (Retry need not
+        # back off, nor spend its outage budget).
+        self.paced = False
 
 
 _RUN: ContextVar[RunContext | None] = ContextVar("resilience_run", default=None)

@@ -27,7 +27,7 @@ from typing import Any
 
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import current_run, emit
+from resilience._context import NO_ALTERNATIVES, SPILLED, current_run, emit
 from resilience._errors import (
     CircuitOpenError,
     ConfigError,
@@ -63,6 +63,47 @@ def _out_of_time() -> bool:
         return False
     remaining = run.remaining()
     return remaining is not None and remaining <= 0
+
+
+class _Rest(Sequence[Call]):
+    """The targets Fallback would try after the current one, built only when
+    somebody looks (a rate limiter deciding whether a call should move)."""
+
+    __slots__ = ("_items", "_plan", "_start", "_stop", "_tried")
+
+    def __init__(
+        self,
+        plan: Callable[[], list[Call | None]],
+        start: int,
+        stop: int | None,
+        tried: frozenset[str],
+    ) -> None:
+        self._plan = plan
+        self._start = start
+        self._stop = stop
+        self._tried = tried
+        self._items: list[Call] | None = None
+
+    def _calls(self) -> list[Call]:
+        items = self._items
+        if items is None:
+            seen = set(self._tried)
+            items = []
+            for c in self._plan()[self._start : self._stop]:
+                if c is not None and c.target not in seen:
+                    seen.add(c.target)
+                    items.append(c)
+            self._items = items
+        return items
+
+    def __len__(self) -> int:
+        return len(self._calls())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._calls()[index]
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(self._calls())
 
 
 class Fallback:
@@ -145,7 +186,11 @@ class Fallback:
         # The common case: the call's own target answers at once.
         run = current_run()
         if run is not None:
-            run.alternatives = bool(self.targets)
+            run.alternatives = (
+                _Rest(lambda: list(self._candidates(call)), 1, None, frozenset((call.target,)))
+                if self.targets
+                else NO_ALTERNATIVES
+            )
         try:
             return await handler(call)
         except ProviderError as exc:
@@ -158,7 +203,9 @@ class Fallback:
         self, call: Call, handler: Handler, first: ProviderError | CircuitOpenError | None
     ) -> Any:
         """Every target in turn; ``first`` is what the call's own target
-        already raised, if it was tried."""
+        already raised, if it was tried. A target whose rate limiter sent the
+        call on (another could start it sooner) is tried once more at the
+        end, told that nothing else is left, so that it waits its turn."""
         errors: list[tuple[str, BaseException]] = []
         tried: set[str] = set()
         floor: int | None = None  # after context_length: the largest window that refused
@@ -167,11 +214,28 @@ class Fallback:
         last_failure: Failure | None = None
         last_reason = ""
         run = current_run()
-        for position, candidate in enumerate(self._candidates(call)):
-            if candidate is None or candidate.target in tried:
+        plan: list[Call | None] = list(self._candidates(call))
+        ordered = len(plan)
+        spilled: Call | None = None
+        position = 0
+        while True:
+            if position >= len(plan):
+                if spilled is None or len(plan) > ordered:
+                    break
+                plan.append(spilled)
+            candidate = plan[position]
+            revisit = position >= ordered
+            position += 1
+            if candidate is None or (candidate.target in tried and not revisit):
                 continue
             if run is not None:
-                run.alternatives = position < len(self.targets)
+                run.alternatives = (
+                    NO_ALTERNATIVES
+                    if revisit
+                    else _Rest(
+                        lambda: plan, position, ordered, frozenset((*tried, candidate.target))
+                    )
+                )
             if previous is not None:
                 if context_failed and not self._fits(candidate, floor):
                     continue
@@ -225,6 +289,8 @@ class Fallback:
                         continue
                     if not failure.failover:
                         raise
+                    if failure.code == SPILLED and spilled is None and not revisit:
+                        spilled = current
                     if failure.kind is Kind.CONTEXT_LENGTH:
                         context_failed = True
                         window = self.context_windows.get(current.target)

@@ -182,24 +182,31 @@ def _int(value: str | None) -> int | None:
 
 def _reset(value: str | None, base: float) -> float | None:
     """Seconds until a reset given as a duration, a number, or an instant."""
+    return _reset_grain(value, base)[0]
+
+
+def _reset_grain(value: str | None, base: float) -> tuple[float | None, bool]:
+    """:func:`_reset`, and whether the value was only given to the whole
+    second (an instant without a fraction, or a bare whole number): such a
+    reading of a short reset is off by up to a second."""
     if value is None:
-        return None
+        return None, False
     s = value.strip()
     if not s:
-        return None
+        return None, False
     d = parse_duration(s)
     if d is not None:
         if d >= _EPOCH_MILLIS_MIN:
-            return max(0.0, d / 1000.0 - base)
+            return max(0.0, d / 1000.0 - base), False
         if d >= _EPOCH_SECONDS_MIN:
-            return max(0.0, d - base)
-        return d
+            return max(0.0, d - base), d == int(d)
+        return d, _PLAIN_NUMBER.fullmatch(s) is not None and d == int(d)
     at = _parse_rfc3339(s)
     if at is None:
         at = parse_http_date(s)
     if at is None:
-        return None
-    return max(0.0, at - base)
+        return None, False
+    return max(0.0, at - base), at == int(at)
 
 
 def parse_retry_after(h: Mapping[str, str], base: float) -> float | None:
@@ -244,6 +251,9 @@ class RateLimitInfo:
     output_tokens_remaining: int | None = None
     output_tokens_reset: float | None = None
     retry_after: float | None = None
+    coarse_resets: bool = False
+    """Some reset was given only to the whole second (Anthropic's RFC 3339
+    instants, epoch seconds): a short reset is then known within a second."""
 
     @property
     def longest_reset(self) -> float | None:
@@ -288,6 +298,7 @@ def parse_ratelimit_headers(
         if base is None:
             base = time.time() if now is None else float(now)
         fields: dict[str, Any] = {}
+        coarse = False
         for field, oa, an in _DIMENSIONS:
             limit = h.get(f"anthropic-ratelimit-{an}-limit", h.get(f"x-ratelimit-limit-{oa}"))
             remaining = h.get(
@@ -296,7 +307,8 @@ def parse_ratelimit_headers(
             reset = h.get(f"anthropic-ratelimit-{an}-reset", h.get(f"x-ratelimit-reset-{oa}"))
             fields[f"{field}_limit"] = _int(limit)
             fields[f"{field}_remaining"] = _int(remaining)
-            fields[f"{field}_reset"] = _reset(reset, base)
+            fields[f"{field}_reset"], grain = _reset_grain(reset, base)
+            coarse = coarse or grain
         # The bare triple (OpenRouter, many gateways) counts requests.
         if fields["requests_limit"] is None:
             fields["requests_limit"] = _int(h.get("x-ratelimit-limit", h.get("ratelimit-limit")))
@@ -305,12 +317,13 @@ def parse_ratelimit_headers(
                 h.get("x-ratelimit-remaining", h.get("ratelimit-remaining"))
             )
         if fields["requests_reset"] is None:
-            fields["requests_reset"] = _reset(
+            fields["requests_reset"], grain = _reset_grain(
                 h.get("x-ratelimit-reset", h.get("ratelimit-reset")), base
             )
+            coarse = coarse or grain
         fields["retry_after"] = parse_retry_after(h, base)
         if all(v is None for v in fields.values()):
             return None
-        return RateLimitInfo(**fields)
+        return RateLimitInfo(**fields, coarse_resets=coarse)
     except Exception:
         return None

@@ -24,12 +24,12 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
-from resilience import _bucket
 from resilience._breaker_store import BreakerRecord
 from resilience._clock import Clock
 from resilience._context import clock_of
 from resilience._errors import ConfigError
-from resilience._limiter_store import Grant, MemoryStore, Rates
+from resilience._limiter import bucket as _bucket
+from resilience._limiter.store import Grant, MemoryStore, Rates
 from resilience._redis_breaker import RedisBreakers
 from resilience._redis_link import RedisLink, RedisUnavailable
 from resilience._redis_scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC

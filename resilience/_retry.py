@@ -78,6 +78,11 @@ class Retry:
     and turns it into a retryable ``timeout`` failure (which also counts
     against the breaker, when one sits inside).
 
+    A 429 that a :class:`RateLimiter` inside has paced (it slowed its key
+    down, so the call only has to wait its turn there) is sent again at once:
+    it counts against neither ``attempts`` nor the budget, and only the
+    call's deadline bounds it (``max_requeues`` for a call without one).
+
     ``failover_after`` (seconds, default 0.5): inside a :class:`Fallback`
     that still has another target, a failure that another target may serve
     is not retried here when the wait would be longer than this; it goes to
@@ -99,6 +104,7 @@ class Retry:
         hooks: Sequence[Subscriber] = (),
         attempt_timeout: float | None = None,
         failover_after: float | None = 0.5,
+        max_requeues: int = 20,
     ) -> None:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ConfigError("attempts", attempts, "an int >= 1")
@@ -123,6 +129,9 @@ class Retry:
             if failover_after is None
             else number("failover_after", failover_after, inclusive=True)
         )
+        if isinstance(max_requeues, bool) or not isinstance(max_requeues, int) or max_requeues < 0:
+            raise ConfigError("max_requeues", max_requeues, "an int >= 0")
+        self.max_requeues = max_requeues
         self._clock = clock
         self._random = random if random is not None else _random.Random()
         self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
@@ -142,6 +151,7 @@ class Retry:
         if budget is not None:
             budget.deposit(call.provider, clock.monotonic())
         retry = 0
+        requeued = 0
         while True:
             try:
                 if self.attempt_timeout is None:
@@ -151,13 +161,25 @@ class Retry:
                 failure = exc.failure
                 if isinstance(exc, DeadlineExceeded) or not failure.retryable:
                     raise
+                run = current_run()
+                last = run.last if run is not None else None
+                if last is not None and last.paced:
+                    # A rate limiter inside slowed its key down for this 429: sending
+                    # again waits at the head of its queue at the new pace. A backoff
+                    # here would only add to that wait, and a 429 the limiter paces is
+                    # no outage: it spends neither attempts nor the retry budget. The
+                    # deadline bounds it; a call without one, max_requeues.
+                    requeued += 1
+                    if run is not None and run.deadline is None and requeued > self.max_requeues:
+                        raise
+                    emit(RetryScheduled, call, self._hooks, delay=0.0, failure=failure)
+                    continue
                 retry += 1
                 if retry >= self.attempts:
                     raise
                 delay = self.backoff(retry)
                 if failure.retry_after is not None and failure.retry_after > delay:
                     delay = failure.retry_after
-                run = current_run()
                 remaining = run.remaining() if run is not None else None
                 if remaining is not None and delay >= remaining:
                     # Sleeping would only burn the time an outer Fallback needs.

@@ -30,8 +30,7 @@ from typing import Any
 from resilience._breaker import CircuitBreaker
 from resilience._errors import ConfigError
 from resilience._fallback import Fallback
-from resilience._limit import Limit
-from resilience._limiter import RateLimiter
+from resilience._limiter import Limit, RateLimiter
 from resilience._pipeline import Pipeline
 from resilience._retry import Retry
 from resilience._simulate_report import Tally, summarize

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from resilience._breaker_store import BreakerRecord, BreakerStore, MemoryBreakerStore
-from resilience._limiter_store import Grant, LimiterStore, MemoryStore, Rates
+from resilience._limiter.store import Grant, LimiterStore, MemoryStore, Rates
 
 if TYPE_CHECKING:
     from resilience._redis_store import RedisStore

@@ -605,8 +605,7 @@ async def test_real_rate_limiter_waits_are_events_on_the_attempt_and_a_histogram
 ) -> None:
     """Two calls at once under 60 requests a minute with no burst: the second
     waits about a second, and says so on its attempt span."""
-    from resilience._limit import Limit
-    from resilience._limiter import RateLimiter
+    from resilience._limiter import Limit, RateLimiter
 
     async def handler(call: Call) -> str:
         return "ok"

@@ -20,8 +20,7 @@ from resilience._breaker import CircuitBreaker
 from resilience._call import Call
 from resilience._errors import CircuitOpenError
 from resilience._failure import Failure, Kind
-from resilience._limit import Limit
-from resilience._limiter import RateLimiter
+from resilience._limiter import Limit, RateLimiter
 from resilience._pipeline import Pipeline
 from resilience._redis_store import RedisStore
 

@@ -20,7 +20,7 @@ from resilience._call import Call
 from resilience._clock import FakeClock
 from resilience._errors import CircuitOpenError
 from resilience._failure import Failure, Kind
-from resilience._limiter_store import Rates
+from resilience._limiter.store import Rates
 from resilience._redis_scripts import BRK_SAVE
 from resilience._redis_store import RedisStore
 from tests.store._redis import RedisServer

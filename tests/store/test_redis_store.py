@@ -20,14 +20,13 @@ import redis.asyncio as redis
 
 import resilience.store
 from resilience._breaker import CircuitBreaker
-from resilience._bucket import MAX_DEBT
 from resilience._call import Call
 from resilience._clock import FakeClock
 from resilience._errors import ConfigError
 from resilience._failure import Failure, Kind
-from resilience._limit import Limit
-from resilience._limiter import RateLimiter
-from resilience._limiter_store import MemoryStore, Rates
+from resilience._limiter import Limit, RateLimiter
+from resilience._limiter.bucket import MAX_DEBT
+from resilience._limiter.store import MemoryStore, Rates
 from resilience._redis_scripts import LIM_RESERVE
 from resilience._redis_store import RedisStore
 from resilience.store import BreakerStore, LimiterStore

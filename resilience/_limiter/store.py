@@ -4,12 +4,12 @@ The limiter keeps its queues, timers, concurrency slots and learned rates in
 the process; only the bucket state goes through a :class:`LimiterStore`, so
 that several processes can share one provider limit through a store such as
 Redis. Per key that state is four floats: the requests ``tat``, the tokens
-``tat`` and refund ``shift`` (see :mod:`resilience._bucket`), and the pushback
+``tat`` and refund ``shift`` (see :mod:`resilience._limiter.bucket`), and the pushback
 ``hold`` (no call starts before it).
 
 Every method is one atomic read-modify-write of one key, so a Redis
 implementation can make each of them a single Lua script call mirroring the
-functions of :mod:`resilience._bucket`. Rates travel with each call (the
+functions of :mod:`resilience._limiter.bucket`. Rates travel with each call (the
 limiter owns configuration and learning; the store owns only state). Times
 are the caller's clock readings (``now``): a shared store needs the callers to
 share a clock, which a Redis store gets by using the server's ``TIME``.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from resilience import _bucket
+from resilience._limiter import bucket as _bucket
 
 __all__ = ["Grant", "LimiterStore", "MemoryStore", "Rates"]
 
@@ -117,16 +117,15 @@ class MemoryStore:
             state = self._states[key] = _State()
         return state
 
-    def reserve_now(
+    def _start(
         self,
-        key: str,
+        s: _State,
         now: float,
         tokens: float,
         rates: Rates,
-        ahead_requests: float = 0.0,
-        ahead_tokens: float = 0.0,
-    ) -> Grant:
-        s = self._state(key)
+        ahead_requests: float,
+        ahead_tokens: float,
+    ) -> tuple[float, str]:
         ri, ti = rates.request_interval, rates.token_interval
         start, binding = now, ""
         if s.hold > start:
@@ -141,8 +140,37 @@ class MemoryStore:
             t = _bucket.fit_time(tat, now, tokens, ti, rates.token_capacity)
             if t > start:
                 start, binding = t, "tokens"
+        return start, binding
+
+    def start_time(
+        self,
+        key: str,
+        now: float,
+        tokens: float,
+        rates: Rates,
+        ahead_requests: float = 0.0,
+        ahead_tokens: float = 0.0,
+    ) -> float:
+        """When a call of ``tokens`` behind ``ahead_*`` could start; changes nothing."""
+        s = self._states.get(key)
+        if s is None:
+            return now
+        return self._start(s, now, tokens, rates, ahead_requests, ahead_tokens)[0]
+
+    def reserve_now(
+        self,
+        key: str,
+        now: float,
+        tokens: float,
+        rates: Rates,
+        ahead_requests: float = 0.0,
+        ahead_tokens: float = 0.0,
+    ) -> Grant:
+        s = self._state(key)
+        start, binding = self._start(s, now, tokens, rates, ahead_requests, ahead_tokens)
         if start > now or ahead_requests > 0.0 or ahead_tokens > 0.0:
             return Grant(start, False, binding, 0.0)
+        ri, ti = rates.request_interval, rates.token_interval
         s.req_tat = _bucket.admit(s.req_tat, now, 1.0, ri)
         s.tok_tat = _bucket.admit(s.tok_tat, now, tokens, ti)
         return Grant(now, True, "", _bucket.mark(s.tok_tat, s.tok_shift))

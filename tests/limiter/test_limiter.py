@@ -23,9 +23,9 @@ from resilience import (
     RateLimitWait,
     report,
 )
-from resilience._limit import TOKEN_SPAN
 from resilience._limiter import Limit, RateLimiter
-from resilience._limiter_store import MemoryStore
+from resilience._limiter.pace import TOKEN_SPAN
+from resilience._limiter.store import MemoryStore
 from resilience._stream import PeekedStream
 
 GPT = Call("openai", "gpt-4o")
@@ -360,7 +360,7 @@ async def test_a_429_holds_every_new_call_to_the_key_until_retry_after(clock: Fa
 EXHAUSTED = {
     "x-ratelimit-limit-requests": "300",
     "x-ratelimit-remaining-requests": "0",
-    "x-ratelimit-reset-requests": "1s",
+    "x-ratelimit-reset-requests": "1m0s",  # a per-minute budget refills in a minute
 }
 
 
@@ -385,7 +385,11 @@ async def test_a_429_whose_headers_leave_budget_costs_the_burst_and_one_interval
     """Budget left by the minute yet refused: the provider counted over a
     shorter window. The key gives up its burst and waits one interval."""
     limiter = RateLimiter(Limit(rpm=300, burst=5), clock=clock)
-    headers = {**EXHAUSTED, "x-ratelimit-remaining-requests": "120"}
+    headers = {
+        **EXHAUSTED,
+        "x-ratelimit-remaining-requests": "120",
+        "x-ratelimit-reset-requests": "36s",
+    }
     limiter.observe(GPT, rate_limited(retry_after=1.0).failure, headers=headers)
     rec = Recorder(clock)
     await run_all(clock, [limiter(GPT, rec) for _ in range(2)])
@@ -476,7 +480,14 @@ async def test_stated_limit_in_headers_paces_a_key_nobody_configured(clock: Fake
 
 async def test_stated_limit_lower_than_configured_wins(clock: FakeClock) -> None:
     limiter = RateLimiter(Limit(rpm=6000), clock=clock)
-    limiter.observe(GPT, headers={"x-ratelimit-limit-requests": "120"})
+    limiter.observe(
+        GPT,
+        headers={
+            "x-ratelimit-limit-requests": "120",
+            "x-ratelimit-remaining-requests": "119",
+            "x-ratelimit-reset-requests": "500ms",
+        },
+    )
     rec = Recorder(clock)
     await run_all(clock, [limiter(GPT, rec) for _ in range(3)])
     assert rec.times == [0.0, 0.5, 1.0]
@@ -484,7 +495,14 @@ async def test_stated_limit_lower_than_configured_wins(clock: FakeClock) -> None
 
 async def test_remaining_zero_in_headers_resyncs_the_bucket(clock: FakeClock) -> None:
     limiter = RateLimiter(Limit(rpm=60, burst=5), clock=clock)
-    limiter.observe(GPT, headers={"x-ratelimit-remaining-requests": "0"})
+    limiter.observe(
+        GPT,
+        headers={
+            "x-ratelimit-limit-requests": "60",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "1m0s",
+        },
+    )
     rec = Recorder(clock)
     await run_all(clock, [limiter(GPT, rec) for _ in range(2)])
     assert rec.times == [1.0, 2.0]  # one drained unit before the first
@@ -494,7 +512,12 @@ async def test_anthropic_headers_resync_tokens(clock: FakeClock) -> None:
     limiter = RateLimiter(Limit(tpm=60_000), clock=clock)
     limiter.observe(
         Call("anthropic", "claude-haiku-4-5"),
-        headers={"anthropic-ratelimit-tokens-limit": "6000"},
+        headers={
+            "date": "Thu, 01 Jan 2026 00:00:00 GMT",
+            "anthropic-ratelimit-tokens-limit": "6000",
+            "anthropic-ratelimit-tokens-remaining": "5000",
+            "anthropic-ratelimit-tokens-reset": "2026-01-01T00:00:10Z",
+        },
     )
     status = limiter.status("anthropic")
     assert status is not None and status.tpm == 6000
@@ -654,13 +677,16 @@ async def test_unlimited_call_gets_a_no_op_permit(clock: FakeClock) -> None:
 # -- learning ------------------------------------------------------------------------------------
 
 
-async def test_an_unconfigured_key_starts_slow_one_more_call_in_flight_per_answer(
+async def test_an_unconfigured_key_starts_slow_half_a_call_more_in_flight_per_answer(
     clock: FakeClock,
 ) -> None:
+    """Slow start: one call in flight, the window half a call wider per answer
+    (so it grows by half per round trip, not TCP's doubling)."""
     limiter = RateLimiter(clock=clock)
     rec = Recorder(clock, took=0.5)
     await run_all(clock, [limiter(GPT, rec) for _ in range(8)])
-    assert rec.times == [0.0, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.5]
+    # window 1 -> 1.5 -> 2 -> 3 (two answers) -> 4.5: whole calls in flight 1, 1, 2, 3, 4
+    assert rec.times == [0.0, 0.5, 1.0, 1.0, 1.5, 1.5, 1.5, 2.0]
 
 
 async def test_slow_start_ends_when_answers_are_slow(clock: FakeClock) -> None:

@@ -10,21 +10,16 @@ synchronous, idempotent, and safe from any callback on the event loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from resilience._call import Call
 from resilience._clock import Clock
 from resilience._context import AttemptState
 from resilience._failure import Failure
+from resilience._limiter.key import Key
 from resilience._usage import usage_of
 
-if TYPE_CHECKING:
-    from resilience._limit import KeyState
-    from resilience._limiter import RateLimiter
-
 __all__ = ["Permit"]
-
-_LATENCY_WEIGHT = 0.2  # of the newest sample in the key's smoothed latency
 
 
 def _tokens_used(usage: Any) -> int | None:
@@ -45,22 +40,11 @@ def _tokens_used(usage: Any) -> int | None:
 class Permit:
     """One admitted call. ``key`` is None when the call was not limited."""
 
-    __slots__ = (
-        "_clock",
-        "_done",
-        "_limiter",
-        "_mark",
-        "_slot",
-        "_state",
-        "call",
-        "sent_at",
-        "tokens",
-    )
+    __slots__ = ("_clock", "_done", "_key", "_mark", "_slot", "call", "sent_at", "tokens")
 
     def __init__(
         self,
-        limiter: RateLimiter,
-        state: KeyState | None,
+        key: Key | None,
         call: Call,
         clock: Clock,
         sent_at: float,
@@ -69,8 +53,7 @@ class Permit:
         *,
         slot: bool,
     ) -> None:
-        self._limiter = limiter
-        self._state = state
+        self._key = key
         self._clock = clock
         self._mark = mark
         self._slot = slot
@@ -81,30 +64,26 @@ class Permit:
 
     @property
     def key(self) -> str | None:
-        return self._state.name if self._state is not None else None
+        return self._key.name if self._key is not None else None
 
     @property
     def settled(self) -> bool:
         return self._done
 
-    def _finish(self, ok: bool) -> tuple[KeyState, float] | None:
+    def _finish(self, ok: bool) -> tuple[Key, float] | None:
         """Settle once: give the slot back, note the answer; None if settled already."""
         if self._done:
             return None
         self._done = True
-        state = self._state
-        if state is None:
+        key = self._key
+        if key is None:
             return None
         now = self._clock.monotonic()
-        lim = self._limiter
         if self._slot:
             self._slot = False
-            lim._free_slot(state)
-        if state.probing:
-            lim._answered(state, self._clock, ok)
-        took = now - self.sent_at
-        state.latency += _LATENCY_WEIGHT * (took - state.latency)
-        return state, now
+            key.queue.free_slot()
+        key.feedback.answered(self._clock, now, self.sent_at, ok)
+        return key, now
 
     def release(self, usage: Any = None, headers: Mapping[str, str] | Any | None = None) -> None:
         """The call succeeded. ``usage``: ``{"input_tokens", "output_tokens"}``
@@ -113,30 +92,24 @@ class Permit:
         done = self._finish(True)
         if done is None:
             return
-        state, now = done
-        lim = self._limiter
+        key, now = done
         used = _tokens_used(usage)
-        if used is not None:
-            lim._adjust(state, now, used - self.tokens, self._mark)
-        if headers is not None:
-            lim._sync_headers(state, headers, now, force=False)
-        learner = state.adaptive
-        if learner is not None and learner.rate is not None:
-            learner.on_success(now, self.sent_at, state.known_rps())
-            lim._recompute(state)
+        extra = used - self.tokens if used is not None else 0.0
+        key.feedback.succeeded(now, self.sent_at, extra, self._mark, headers)
 
-    def fail(self, failure: Failure, headers: Mapping[str, str] | Any | None = None) -> None:
+    def fail(self, failure: Failure, headers: Mapping[str, str] | Any | None = None) -> bool:
         """The call failed with ``failure``. Nothing was generated, so the output
-        reservation comes back; a rate limit holds the key and slows it down."""
+        reservation comes back; a rate limit slows the key down. Returns True
+        when the key now paces that 429: sending the call again waits its
+        turn at the new pace (no backoff of its own needed)."""
         done = self._finish(False)
         if done is None:
-            return
-        state, now = done
-        lim = self._limiter
-        if self.call.max_output_tokens:
-            lim._adjust(state, now, -float(self.call.max_output_tokens), self._mark)
-        info = lim._sync_headers(state, headers, now, force=True) if headers is not None else None
-        lim._feedback_failure(state, failure, now, self.sent_at, info, self.tokens)
+            return False
+        key, now = done
+        refund = float(self.call.max_output_tokens)
+        return key.feedback.failed(
+            now, self.sent_at, failure, headers, self.tokens, refund, self._mark
+        )
 
     def abandon(self) -> None:
         """The call ended without an answer (cancelled, or a bug in the
@@ -146,25 +119,24 @@ class Permit:
 
     def answered(self, headers: Mapping[str, str] | Any | None) -> None:
         """A streamed answer started: resync now, settle when the stream ends."""
-        state = self._state
-        if state is None or self._done:
+        key = self._key
+        if key is None or self._done or headers is None:
             return
-        if headers is not None:
-            self._limiter._sync_headers(state, headers, self._clock.monotonic(), force=False)
+        key.feedback.read_headers(self._clock.monotonic(), headers, force=False)
 
     def end_stream(self, error: BaseException | None, attempt: AttemptState | None) -> None:
         """The stream this permit admitted ended (``error`` when it broke).
 
         A broken stream has generated part of its answer, so its reservation
-        stands; a rate limit announced mid-stream still holds the key."""
+        stands; a rate limit announced mid-stream still slows the key."""
         if error is None:
             self.release(attempt.usage if attempt is not None else None)
             return
         done = self._finish(False)
         failure = getattr(error, "failure", None)
         if done is not None and isinstance(failure, Failure):
-            state, now = done
-            self._limiter._feedback_failure(state, failure, now, self.sent_at)
+            key, now = done
+            key.feedback.throttled(now, self.sent_at, failure, None)
 
     def __repr__(self) -> str:
         state = "settled" if self._done else "open"

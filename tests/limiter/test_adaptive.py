@@ -7,7 +7,7 @@ import heapq
 import pytest
 
 from resilience import ConfigError
-from resilience._adaptive import AdaptiveRate
+from resilience._limiter.adaptive import AdaptiveRate
 
 
 def _send_steady(learner: AdaptiveRate, rate: float, start: float, seconds: float) -> float:

@@ -1,0 +1,35 @@
+"""The rate limiter, one module per collaborator.
+
+- :mod:`.limiter`: :class:`RateLimiter`, the middleware and the low-level API;
+- :mod:`.policy`: how long a call may wait, and when it moves to another target;
+- :mod:`.key`: one key's collaborators side by side;
+- :mod:`.pace`: the limit in force (configured, stated, learned, slow start);
+- :mod:`.window`: the window a stated limit covers, from its numbers;
+- :mod:`.queue`: the waiting calls of a key, for turns and for slots;
+- :mod:`.feedback`: answers in (usage, headers, 429s), adjustments out;
+- :mod:`.permit`: one admitted call, settled exactly once;
+- :mod:`.buckets`, :mod:`.store`, :mod:`.bucket`: the bucket state, its
+  store interface and the GCRA arithmetic;
+- :mod:`.adaptive`: the request rate learned from throttles (CUBIC).
+"""
+
+from resilience._limiter.adaptive import AdaptiveRate
+from resilience._limiter.limit import KeyStatus, Limit
+from resilience._limiter.limiter import RateLimiter
+from resilience._limiter.permit import Permit
+from resilience._limiter.queue import LOCAL, SPILLED
+from resilience._limiter.store import Grant, LimiterStore, MemoryStore, Rates
+
+__all__ = [
+    "LOCAL",
+    "SPILLED",
+    "AdaptiveRate",
+    "Grant",
+    "KeyStatus",
+    "Limit",
+    "LimiterStore",
+    "MemoryStore",
+    "Permit",
+    "RateLimiter",
+    "Rates",
+]
