@@ -69,6 +69,13 @@ class Pace:
         """Take the limits a response's headers state; True when what is
         stated changed. Only limits over windows a pace can follow count."""
         coarse = info.coarse_resets
+        limit = self.limit
+        if limit is not None:
+            # A stated limit equal to the one configured per minute is that one.
+            if limit.rpm is not None and info.requests_limit == limit.rpm:
+                self.requests.assume(info.requests_limit, 60.0)
+            if limit.tpm is not None and info.tokens_limit == limit.tpm:
+                self.tokens.assume(info.tokens_limit, 60.0)
         rw = self.requests.read(
             info.requests_limit, info.requests_remaining, info.requests_reset, coarse
         )

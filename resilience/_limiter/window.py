@@ -16,8 +16,8 @@ intersects the ranges of successive readings and settles on the shortest
 usual window (a second, ten seconds, a minute, an hour, a day) the range
 allows, as long as it allows only one window short enough to pace by. A
 reading that bounds nothing (a whole-second reset of one second or less)
-decides nothing; one that contradicts the others (the limit changed) starts
-the range afresh.
+decides nothing; an isolated one that contradicts the others is ignored,
+and several in a row (the limit changed) start the range afresh.
 """
 
 from __future__ import annotations
@@ -38,16 +38,28 @@ _COARSE = 1.0  # seconds: the grain of an instant given to the whole second
 _SLACK = 1.25  # counts move a little between the provider's own readings
 
 
+_CONTRADICTIONS = 3  # readings in a row that contradict the range before it starts over
+
+
 class WindowEstimate:
     """The window of one stated limit, from every reading of it so far."""
 
-    __slots__ = ("high", "limit", "low", "window")
+    __slots__ = ("_odd", "high", "limit", "low", "window")
 
     def __init__(self) -> None:
         self.limit = 0
         self.low = 0.0  # refill rate range, units per second
         self.high = math.inf
         self.window: float | None = None
+        self._odd = 0  # contradicting readings in a row
+
+    def assume(self, limit: int, window: float) -> None:
+        """Take ``window`` for ``limit`` until readings prove otherwise (the
+        user configured this very limit per minute, say)."""
+        if self.window is None or limit != self.limit:
+            rate = limit / window
+            self.limit, self.low, self.high, self.window = limit, rate, rate, window
+            self._odd = 0
 
     def read(
         self, limit: int | None, remaining: int | None, reset: float | None, coarse: bool = False
@@ -67,7 +79,13 @@ class WindowEstimate:
             return self.window  # nothing bounded yet
         new_low, new_high = max(self.low, low), min(self.high, high)
         if new_low > new_high * _SLACK * _SLACK:
-            new_low, new_high = low, high  # contradicts what came before: start over
+            # Contradicts what came before. One odd reading is noise (a provider's
+            # made-up 429 headers, say); several in a row mean the limit changed.
+            self._odd += 1
+            if self._odd < _CONTRADICTIONS:
+                return self.window
+            new_low, new_high = low, high
+        self._odd = 0
         self.low, self.high = new_low, new_high
         self.window = self._decide()
         return self.window
