@@ -247,5 +247,5 @@ class Retry:
         return (
             f"Retry({self.attempts}, base={self.base}, cap={self.cap}, jitter={self.jitter!r}, "
             f"budget={self.budget!r}, attempt_timeout={self.attempt_timeout}, "
-            f"failover_after={self.failover_after})"
+            f"failover_after={self.failover_after}, max_requeues={self.max_requeues})"
         )

@@ -267,6 +267,8 @@ async def test_works_outside_a_pipeline_with_its_own_clock(clock: FakeClock) -> 
         ("jitter", {"jitter": "decorrelated-ish"}),
         ("budget", {"budget": 0.2}),
         ("attempt_timeout", {"attempt_timeout": -1}),
+        ("max_requeues", {"max_requeues": -1}),
+        ("max_requeues", {"max_requeues": True}),
     ],
 )
 def test_bad_settings_are_config_errors(field: str, kwargs: dict[str, Any]) -> None:

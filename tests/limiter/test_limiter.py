@@ -1001,29 +1001,3 @@ async def test_adaptive_limiter_learns_the_fake_providers_limit_through_the_open
     assert fp.count(200) == 60
     status = limiter.status("openai/gpt-4o-mini")
     assert status is not None and status.stated_rpm == 3000
-
-
-async def test_spill_after_refuses_only_while_fallback_has_another_target(
-    clock: FakeClock,
-) -> None:
-    """With spill_after, a call facing a long queue moves to the next target at once
-    (nothing sent to the first); on its last target it waits its turn instead."""
-    from resilience import Fallback
-
-    sent: list[str] = []
-
-    async def handler(call: Call) -> str:
-        sent.append(call.target)
-        return call.target
-
-    limiter = RateLimiter(Limit(rpm=60), spill_after=0.5)
-    spilling = Pipeline(Fallback(["b/m"]), limiter, clock=clock)
-    assert await spilling.run(handler, Call("a", "m")) == "a/m"  # the bucket's one request
-    assert await spilling.run(handler, Call("a", "m")) == "b/m"  # a/m would wait ~1 s
-    assert sent == ["a/m", "b/m"]
-
-    alone = Pipeline(limiter, clock=clock)
-    task = asyncio.create_task(alone.run(handler, Call("a", "m")))
-    await clock.run_until_idle()
-    assert await task == "a/m", "no other target: it waits rather than fail"
-    assert clock.monotonic() >= 0.9
