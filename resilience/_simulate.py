@@ -107,6 +107,15 @@ class SimulationConfig:
         """Requests per minute all providers together allow."""
         return sum(p.rpm for p in self.providers)
 
+    @property
+    def healthy_capacity(self) -> float:
+        """Requests the providers allow over the run, each only while it is up."""
+        total = 0.0
+        for p in self.providers:
+            down = 0.0 if p.outage is None else max(0.0, min(p.outage[1], 1.0) - p.outage[0])
+            total += p.rpm / 60.0 * self.duration * (1.0 - down)
+        return total
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "duration": self.duration,
@@ -115,6 +124,7 @@ class SimulationConfig:
             "failure_rate": self.failure_rate,
             "call_timeout": self.call_timeout,
             "capacity_rpm": self.capacity_rpm,
+            "healthy_capacity": round(self.healthy_capacity, 1),
             "providers": [
                 {
                     "name": p.name,
@@ -157,9 +167,9 @@ def build_pipeline(
         Fallback([p.target for p in config.providers]),
         Retry(3, base=0.25, cap=2.0, random=random.Random(rng.random())),
         breaker,
-        # A call that would queue over 2 s at a saturated provider is refused locally
-        # (nothing sent) and Fallback moves it on; on its last target it waits.
-        RateLimiter(limits, spill_after=2.0),
+        # A call that would queue here more than 0.25 s longer than at another
+        # target goes there (nothing sent here); on its last target it waits.
+        RateLimiter(limits, spill_after=0.25),
         hooks=hooks,
         random=rng,
     )
@@ -297,6 +307,7 @@ async def _run_side(
             provider_requests=sum(fp.count() for fp in fps),
             unfinished=unfinished,
             capacity_rpm=config.capacity_rpm,
+            healthy_capacity=config.healthy_capacity,
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resilience._classify import classify
+from resilience._context import LOCAL_HOLD, SPILLED
 from resilience._errors import (
     CircuitOpenError,
     FallbackExhausted,
@@ -40,7 +41,6 @@ ACTIONS = ("retry", "fallback", "degrade", "surfaced")
 """What became of a provider error: retried on the same target, moved to
 another target, sent again without a feature, or handed to the application."""
 
-_LOCAL = "local_rate_limit"  # the limiter's own hold: no request was sent
 
 
 def _status_bucket(status: int) -> str:
@@ -100,6 +100,7 @@ class Tally:
         self.fallbacks = 0
         self.degrades = 0
         self.local_holds = 0
+        self.spills = 0
         self.waits = 0
         self.wait_seconds = 0.0
         self.breaker_trips = 0
@@ -155,8 +156,11 @@ class Tally:
             failure = event.failure
             if failure is None or not isinstance(error, ProviderError):
                 return
-            if failure.code == _LOCAL:
+            if failure.code == LOCAL_HOLD:
                 self.local_holds += 1
+                return
+            if failure.code == SPILLED:
+                self.spills += 1
                 return
             bucket = failure.bucket.value
             self.provider_errors[bucket] += 1
@@ -193,10 +197,13 @@ def summarize(
     provider_requests: int,
     unfinished: int,
     capacity_rpm: float,
+    healthy_capacity: float = 0.0,
 ) -> dict[str, Any]:
-    """One side's figures, in the shape ``--json`` prints."""
+    """One side's figures, in the shape ``--json`` prints. ``healthy_capacity``:
+    the requests the providers allowed over the run while they were up."""
     lat = sorted(tally.latencies)
     per_minute = tally.succeeded / elapsed * 60.0 if elapsed > 0 else 0.0
+    healthy_share = tally.succeeded / healthy_capacity if healthy_capacity else 0.0
     retries = tally.retries if tally.name == "pipeline" else tally.sdk_retries
     return {
         "calls": tally.calls,
@@ -206,6 +213,7 @@ def summarize(
         "success_rate": round(tally.succeeded / tally.calls, 4) if tally.calls else 0.0,
         "goodput_rpm": round(per_minute, 1),
         "goodput_share": round(per_minute / capacity_rpm, 4) if capacity_rpm else 0.0,
+        "healthy_capacity_share": round(healthy_share, 4),
         "requests": provider_requests,
         "provider_429s": provider_429s,
         "retries": retries,
@@ -214,6 +222,7 @@ def summarize(
         "limiter_waits": tally.waits,
         "limiter_wait_s": round(tally.wait_seconds, 2),
         "local_holds": tally.local_holds,
+        "spills": tally.spills,
         "breaker_trips": tally.breaker_trips,
         "breaker_rejects": tally.breaker_rejects,
         "p50_ms": round(percentile(lat, 50) * 1000, 1),
@@ -243,15 +252,20 @@ def comparison_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     def goodput(side: Mapping[str, Any]) -> str:
         return f"{side['goodput_rpm']:,.0f}/min ({side['goodput_share'] * 100:.0f}% of {cap:,.0f})"
 
+    def healthy(side: Mapping[str, Any]) -> str:
+        return f"{side.get('healthy_capacity_share', 0.0) * 100:.0f}%"
+
     rows = [
         ("calls finished", _fmt_int(b["calls"]), _fmt_int(p["calls"])),
         ("succeeded", pct(b), pct(p)),
         ("failed", _fmt_int(b["failed"]), _fmt_int(p["failed"])),
         ("goodput (ok calls, share of limits)", goodput(b), goodput(p)),
+        ("ok calls / what healthy providers allowed", healthy(b), healthy(p)),
         ("requests sent", _fmt_int(b["requests"]), _fmt_int(p["requests"])),
         ("429s received", _fmt_int(b["provider_429s"]), _fmt_int(p["provider_429s"])),
         ("retries", _fmt_int(b["retries"]), _fmt_int(p["retries"])),
         ("fallbacks", _fmt_int(b["fallbacks"]), _fmt_int(p["fallbacks"])),
+        ("moved to a target with room (spills)", "-", _fmt_int(p.get("spills", 0))),
         ("degraded (feature off)", _fmt_int(b["degrades"]), _fmt_int(p["degrades"])),
         (
             "limiter waits (calls, total)",
