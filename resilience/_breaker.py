@@ -16,10 +16,13 @@ and LLM traffic:
   closed state they count as neither success nor failure (so a burst of
   429s cannot trip it, and cannot hide an outage either); for a half-open
   probe, an answered request is the proof of life it was sent for.
-- Open for ``reset_timeout`` seconds, times ``backoff_factor`` per trip in a
-  row, capped at ``max_reset_timeout``, minus up to 20% jitter so that
-  workers do not probe in lockstep; a longer ``retry_after`` from the
-  provider is honoured (up to the cap).
+- Open for ``reset_timeout`` seconds plus up to 20% jitter (never less, so
+  that workers do not probe in lockstep), and again for as long after every
+  failed probe: a target that heals is back within about ``reset_timeout``.
+  Growth is opt-in: ``backoff_factor`` > 1 multiplies the open time per trip
+  in a row, up to ``max_reset_timeout`` (by default twice
+  ``reset_timeout``); a longer ``retry_after`` from the provider is honoured
+  up to that cap too.
 - While open, a call fails at once with ``CircuitOpenError`` (never waits,
   never reaches the rate limiter inside). Half-open admits at most
   ``half_open_probes`` calls at a time, where pybreaker lets every
@@ -47,11 +50,10 @@ from resilience._breaker_store import (
 from resilience._budget import RollingCounts
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import clock_of, current_run, emit
+from resilience._context import clock_of, current_attempt, current_run, emit
 from resilience._errors import CircuitOpenError, ConfigError, ProviderError
 from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
 from resilience._failure import Failure
-from resilience._retry import timed_out_attempt
 from resilience._validate import number
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
@@ -60,7 +62,7 @@ log = logging.getLogger("resilience")
 
 # How many distinct models must trip before the provider key opens.
 PROVIDER_MODELS = 2
-# The open time is shortened by up to this share, at random.
+# The open time is lengthened by up to this share, at random.
 JITTER = 0.2
 
 
@@ -94,8 +96,8 @@ class CircuitBreaker:
         window: float = 30.0,
         min_calls: int = 10,
         reset_timeout: float = 15.0,
-        max_reset_timeout: float = 300.0,
-        backoff_factor: float = 2.0,
+        max_reset_timeout: float | None = None,
+        backoff_factor: float = 1.0,
         half_open_probes: int = 1,
         per_model: bool = True,
         store: BreakerStore | None = None,
@@ -111,6 +113,8 @@ class CircuitBreaker:
         self.window = number("window", window)
         self.min_calls = _count("min_calls", min_calls)
         self.reset_timeout = number("reset_timeout", reset_timeout)
+        if max_reset_timeout is None:
+            max_reset_timeout = 2.0 * self.reset_timeout
         self.max_reset_timeout = number("max_reset_timeout", max_reset_timeout)
         if self.max_reset_timeout < self.reset_timeout:
             raise ConfigError(
@@ -143,7 +147,8 @@ class CircuitBreaker:
             permit.failure(exc.failure)
             raise
         except asyncio.CancelledError:
-            timeout = timed_out_attempt()
+            attempt = current_attempt()
+            timeout = attempt.timed_out if attempt is not None else None
             if timeout is not None:
                 permit.failure(timeout)
             else:
@@ -358,11 +363,8 @@ class CircuitBreaker:
             rec.trips += 1
         else:
             rec.trips = 1
-        duration = min(
-            self.max_reset_timeout,
-            self.reset_timeout * self.backoff_factor ** min(rec.trips - 1, 64),
-        )
-        duration *= 1.0 - JITTER * self._random.random()
+        duration = self.reset_timeout * self.backoff_factor ** min(rec.trips - 1, 64)
+        duration = min(self.max_reset_timeout, duration * (1.0 + JITTER * self._random.random()))
         if failure is not None and failure.retry_after is not None:
             duration = max(duration, min(failure.retry_after, self.max_reset_timeout))
         rec.opened_at = now

@@ -18,6 +18,7 @@ from typing import Any
 from resilience._call import Call
 from resilience._clock import Clock, SystemClock
 from resilience._events import Event
+from resilience._failure import Failure
 
 __all__ = [
     "LOCAL_HOLD",
@@ -114,7 +115,15 @@ class AttemptState:
     """What one attempt learned from the provider (filled by adapters through
     :func:`report`, and by the pipeline from a failed response)."""
 
-    __slots__ = ("headers", "number", "paced", "response_model", "usage")
+    __slots__ = (
+        "handed_over",
+        "headers",
+        "number",
+        "paced",
+        "response_model",
+        "timed_out",
+        "usage",
+    )
 
     def __init__(self, number: int) -> None:
         self.number = number
@@ -125,6 +134,12 @@ class AttemptState:
         # 429, so sending again waits there at the new pace (Retry need not
         # back off, nor spend its outage budget).
         self.paced = False
+        # Written by Retry when its attempt timeout cancelled this attempt: the
+        # layers inside see a cancellation, and count this timeout instead.
+        self.timed_out: Failure | None = None
+        # Written by Retry: it did not retry this attempt's failure only because
+        # other targets were left; Fallback comes back if none of them serves.
+        self.handed_over = False
 
 
 _RUN: ContextVar[RunContext | None] = ContextVar("resilience_run", default=None)

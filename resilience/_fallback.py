@@ -27,7 +27,14 @@ from typing import Any
 
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import NO_ALTERNATIVES, SPILLED, current_run, emit
+from resilience._context import (
+    NO_ALTERNATIVES,
+    SPILLED,
+    RunContext,
+    clock_of,
+    current_run,
+    emit,
+)
 from resilience._errors import (
     CircuitOpenError,
     ConfigError,
@@ -55,6 +62,14 @@ def _parse(i: int, target: object) -> Target:
     if callable(target):
         return target  # type: ignore[no-any-return]
     raise ConfigError(f"targets[{i}]", target, '"provider/model" or a callable (call) -> Call')
+
+
+def _handed_over(failure: Failure, run: RunContext | None) -> bool:
+    """Whether the target gave the call up only because others were left."""
+    if failure.code == SPILLED:
+        return True
+    last = run.last if run is not None else None
+    return last is not None and last.handed_over
 
 
 def _out_of_time() -> bool:
@@ -137,7 +152,7 @@ class Fallback:
             raise ConfigError("context_windows", context_windows, "ContextWindows or a mapping")
         self.context_windows: ContextWindows = context_windows
         self.degrade = bool(degrade)
-        self._clock = clock  # accepted for symmetry; the deadline comes from the run
+        self._clock = clock  # for the wait before coming back to a target (see _hops)
         self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
         # target -> features it answered "unsupported" for
         self._unsupported: dict[str, set[str]] = {}
@@ -203,9 +218,11 @@ class Fallback:
         self, call: Call, handler: Handler, first: ProviderError | CircuitOpenError | None
     ) -> Any:
         """Every target in turn; ``first`` is what the call's own target
-        already raised, if it was tried. A target whose rate limiter sent the
-        call on (another could start it sooner) is tried once more at the
-        end, told that nothing else is left, so that it waits its turn."""
+        already raised, if it was tried. When every target failed, the first
+        one that handed the call over only because others were left (an
+        outage Retry did not wait out, a rate limiter's spill) is tried once
+        more, told that nothing else is left, so that it waits and retries
+        there as it would alone (after the Retry-After its failure asked for)."""
         errors: list[tuple[str, BaseException]] = []
         tried: set[str] = set()
         floor: int | None = None  # after context_length: the largest window that refused
@@ -216,22 +233,28 @@ class Fallback:
         run = current_run()
         plan: list[Call | None] = list(self._candidates(call))
         ordered = len(plan)
-        spilled: Call | None = None
+        revisit: Call | None = None
+        wait = 0.0  # what the revisited target's failure asked to wait
         position = 0
         while True:
             if position >= len(plan):
-                if spilled is None or len(plan) > ordered:
+                if revisit is None or len(plan) > ordered:
                     break
-                plan.append(spilled)
+                if wait > 0.0:
+                    remaining = run.remaining() if run is not None else None
+                    if remaining is not None and wait >= remaining:
+                        break
+                    await clock_of(self._clock).sleep(wait)
+                plan.append(revisit)
             candidate = plan[position]
-            revisit = position >= ordered
+            again = position >= ordered
             position += 1
-            if candidate is None or (candidate.target in tried and not revisit):
+            if candidate is None or (candidate.target in tried and not again):
                 continue
             if run is not None:
                 run.alternatives = (
                     NO_ALTERNATIVES
-                    if revisit
+                    if again
                     else _Rest(
                         lambda: plan, position, ordered, frozenset((*tried, candidate.target))
                     )
@@ -289,8 +312,10 @@ class Fallback:
                         continue
                     if not failure.failover:
                         raise
-                    if failure.code == SPILLED and spilled is None and not revisit:
-                        spilled = current
+                    if revisit is None and not again and _handed_over(failure, run):
+                        revisit = current
+                        if failure.code != SPILLED and failure.retry_after:
+                            wait = failure.retry_after
                     if failure.kind is Kind.CONTEXT_LENGTH:
                         context_failed = True
                         window = self.context_windows.get(current.target)

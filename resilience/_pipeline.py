@@ -125,12 +125,14 @@ class _AttemptScope:
             emit(AttemptStarted, call)
             result = await self._handler(call)
         except BaseException as exc:
+            # A hung attempt that Retry's time limit cancelled ends as that timeout.
+            failure = getattr(exc, "failure", None) or state.timed_out
             emit(
                 AttemptEnded,
                 call,
                 duration=run.clock.monotonic() - started,
                 error=exc,
-                failure=getattr(exc, "failure", None),
+                failure=failure,
             )
             raise
         else:

@@ -3,13 +3,24 @@
 - Only failures the classifier marks ``retryable`` (rate limits, 5xx,
   timeouts, dropped connections) are retried; a ``CircuitOpenError``, a bad
   request or a bug in the handler goes straight out.
-- Waits grow exponentially with jitter up to ``cap``, and are at least the
-  provider's ``retry_after``.
+- An outage (a failure that trips a breaker: 5xx, 529, timeouts, dropped
+  connections) inside a Fallback that still has targets is not retried
+  here: another target takes the call at once. Fallback comes back here
+  when none of them could serve, and then Retry waits as below.
+- A 429 that a rate limiter inside has paced is sent again at once: the
+  limiter's queue does the waiting (see :mod:`resilience._limiter`).
+- Otherwise waits grow exponentially with jitter up to ``cap``, and are at
+  least the provider's ``retry_after``; inside a Fallback with targets left,
+  a wait longer than ``failover_after`` hands the call over instead.
 - A wait that would end past the call's deadline is not started: the last
   error is raised at once, so an outer :class:`~resilience.Fallback` can use
   the time left on another target.
 - A :class:`~resilience._budget.RetryBudget` per provider caps retries at a
   share of the calls, so retries cannot multiply the load of an outage.
+- A hung attempt: for a call with a deadline, each attempt gets by default
+  an equal share of the time left with the targets still to try, so a
+  silent provider cannot eat the whole deadline before the others get a
+  turn (``attempt_timeout``).
 - Streams: the pipeline hands a stream back only after its first chunk, so
   everything this middleware sees is pre-output; an error in the middle of a
   stream reaches the caller and is never retried.
@@ -20,21 +31,25 @@ from __future__ import annotations
 import asyncio
 import random as _random
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from typing import Any, Final
 
 from resilience._budget import RetryBudget
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import clock_of, current_run, emit
+from resilience._context import AttemptState, RunContext, clock_of, current_run, emit
 from resilience._errors import ConfigError, DeadlineExceeded, ProviderError
 from resilience._events import Event, RetryScheduled, Subscriber, as_callback
 from resilience._failure import Failure, Kind
 from resilience._validate import number
 
-__all__ = ["JITTERS", "Retry", "timed_out_attempt"]
+__all__ = ["JITTERS", "SPLIT", "Retry"]
 
 JITTERS: Final = ("full", "equal", "none")
+
+SPLIT: Final = "split"
+"""``attempt_timeout`` default: for a call with a deadline and other targets
+left, an attempt may take the time left divided by the targets (this one
+included); otherwise only the deadline bounds it."""
 
 
 class _Default:
@@ -45,23 +60,9 @@ class _Default:
 _DEFAULT_BUDGET: Final = _Default()
 
 
-class _AttemptTimer:
-    """Set when ``attempt_timeout`` cancelled the attempt, so the breaker
-    inside can count the cancellation it sees as a timeout."""
-
-    __slots__ = ("failure",)
-
-    def __init__(self) -> None:
-        self.failure: Failure | None = None
-
-
-_TIMER: ContextVar[_AttemptTimer | None] = ContextVar("resilience_attempt_timer", default=None)
-
-
-def timed_out_attempt() -> Failure | None:
-    """The timeout failure if the current attempt was cut by ``attempt_timeout``."""
-    timer = _TIMER.get()
-    return timer.failure if timer is not None else None
+def _hand_over(attempt: AttemptState | None) -> None:
+    if attempt is not None:
+        attempt.handed_over = True
 
 
 class Retry:
@@ -76,17 +77,18 @@ class Retry:
     window=10.0)``, one per ``Retry``) is shared by all calls, per provider;
     ``None`` turns it off. ``attempt_timeout`` cuts an attempt that hangs
     and turns it into a retryable ``timeout`` failure (which also counts
-    against the breaker, when one sits inside).
+    against the breaker, when one sits inside): seconds, ``"split"`` (the
+    default: a share of the call's deadline, see :data:`SPLIT`) or None.
+
+    An outage inside a :class:`Fallback` that still has another target goes
+    there at once. ``failover_after`` (seconds, default 0.5): likewise, any
+    other failure that another target may serve is not retried here when the
+    wait would be longer than this. ``None`` always retries here first.
 
     A 429 that a :class:`RateLimiter` inside has paced (it slowed its key
     down, so the call only has to wait its turn there) is sent again at once:
     it counts against neither ``attempts`` nor the budget, and only the
     call's deadline bounds it (``max_requeues`` for a call without one).
-
-    ``failover_after`` (seconds, default 0.5): inside a :class:`Fallback`
-    that still has another target, a failure that another target may serve
-    is not retried here when the wait would be longer than this; it goes to
-    the next target at once. ``None`` always waits.
     """
 
     repeats_calls = True
@@ -102,7 +104,7 @@ class Retry:
         clock: Clock | None = None,
         random: _random.Random | None = None,
         hooks: Sequence[Subscriber] = (),
-        attempt_timeout: float | None = None,
+        attempt_timeout: float | str | None = SPLIT,
         failover_after: float | None = 0.5,
         max_requeues: int = 20,
     ) -> None:
@@ -121,9 +123,13 @@ class Retry:
         elif budget is not None and not isinstance(budget, RetryBudget):
             raise ConfigError("budget", budget, "a RetryBudget or None")
         self.budget: RetryBudget | None = budget
-        self.attempt_timeout = (
-            None if attempt_timeout is None else number("attempt_timeout", attempt_timeout)
-        )
+        self.attempt_timeout: float | str | None
+        if attempt_timeout is None or attempt_timeout == SPLIT:
+            self.attempt_timeout = attempt_timeout
+        elif isinstance(attempt_timeout, str):
+            raise ConfigError("attempt_timeout", attempt_timeout, 'seconds, "split" or None')
+        else:
+            self.attempt_timeout = number("attempt_timeout", attempt_timeout)
         self.failover_after = (
             None
             if failover_after is None
@@ -145,6 +151,18 @@ class Retry:
             return ceiling / 2 + self._random.uniform(0.0, ceiling / 2)
         return ceiling
 
+    def attempt_limit(self, run: RunContext | None) -> float | None:
+        """Seconds the next attempt may take (None: only the deadline bounds it)."""
+        limit = self.attempt_timeout
+        if limit != SPLIT:
+            return limit  # type: ignore[return-value]
+        if run is None or run.deadline is None or not run.alternatives:
+            return None
+        remaining = run.remaining()
+        if remaining is None or remaining <= 0.0:
+            return None
+        return remaining / (1 + len(run.alternatives))
+
     async def __call__(self, call: Call, handler: Handler) -> Any:
         clock = clock_of(self._clock)
         budget = self.budget
@@ -153,15 +171,16 @@ class Retry:
         retry = 0
         requeued = 0
         while True:
+            run = current_run()
+            limit = self.attempt_limit(run) if self.attempt_timeout is not None else None
             try:
-                if self.attempt_timeout is None:
+                if limit is None:
                     return await handler(call)
-                return await self._attempt(call, handler, clock)
+                return await self._attempt(call, handler, clock, limit, run)
             except ProviderError as exc:
                 failure = exc.failure
                 if isinstance(exc, DeadlineExceeded) or not failure.retryable:
                     raise
-                run = current_run()
                 last = run.last if run is not None else None
                 if last is not None and last.paced:
                     # A rate limiter inside slowed its key down for this 429: sending
@@ -174,6 +193,16 @@ class Retry:
                         raise
                     emit(RetryScheduled, call, self._hooks, delay=0.0, failure=failure)
                     continue
+                if (
+                    failure.trips_breaker
+                    and self.failover_after is not None
+                    and run is not None
+                    and run.alternatives
+                ):
+                    # An outage, and another target is left: it takes the call now.
+                    # Retrying here would only wait on a provider that is failing.
+                    _hand_over(last)
+                    raise
                 retry += 1
                 if retry >= self.attempts:
                     raise
@@ -193,6 +222,7 @@ class Retry:
                 ):
                     # Another target can take the call now; waiting here is what makes
                     # fallbacks fire late.
+                    _hand_over(last)
                     raise
                 reopens = run.blocked_until(call) if run is not None else None
                 if reopens is not None and reopens > clock.monotonic() + delay:
@@ -204,48 +234,51 @@ class Retry:
                 emit(RetryScheduled, call, self._hooks, delay=delay, failure=failure)
                 await clock.sleep(delay)
 
-    async def _attempt(self, call: Call, handler: Handler, clock: Clock) -> Any:
-        limit = self.attempt_timeout
-        if limit is None:
-            return await handler(call)
+    async def _attempt(
+        self, call: Call, handler: Handler, clock: Clock, limit: float, run: RunContext | None
+    ) -> Any:
         task = asyncio.current_task()
         assert task is not None
-        timer = _AttemptTimer()
+        fired: Failure | None = None
 
         def fire() -> None:
-            if not task.done():
-                timer.failure = Failure.of(
-                    Kind.TIMEOUT,
-                    code="attempt_timeout",
-                    message=f"attempt exceeded attempt_timeout={limit}s",
-                    provider=call.provider,
-                )
-                task.cancel()
+            nonlocal fired
+            if task.done():
+                return
+            fired = Failure.of(
+                Kind.TIMEOUT,
+                code="attempt_timeout",
+                message=f"attempt exceeded its time limit of {limit:.3g}s",
+                provider=call.provider,
+            )
+            attempt = run.last if run is not None else None
+            if attempt is not None:
+                # Layers inside see a cancellation; this tells them it was a timeout.
+                attempt.timed_out = fired
+            task.cancel()
 
         handle = clock.call_at(clock.monotonic() + limit, fire)
-        token = _TIMER.set(timer)
         try:
             result = await handler(call)
         except asyncio.CancelledError as exc:
-            if timer.failure is not None and task.uncancel() == 0:
-                raise ProviderError(timer.failure, call=call) from exc
+            if fired is not None and task.uncancel() == 0:
+                raise ProviderError(fired, call=call) from exc
             raise
         except BaseException:
-            if timer.failure is not None:
+            if fired is not None:
                 task.uncancel()
             raise
         else:
-            if timer.failure is not None:
+            if fired is not None:
                 # The handler swallowed our cancellation and still answered.
                 task.uncancel()
             return result
         finally:
             handle.cancel()
-            _TIMER.reset(token)
 
     def __repr__(self) -> str:
         return (
             f"Retry({self.attempts}, base={self.base}, cap={self.cap}, jitter={self.jitter!r}, "
-            f"budget={self.budget!r}, attempt_timeout={self.attempt_timeout}, "
+            f"budget={self.budget!r}, attempt_timeout={self.attempt_timeout!r}, "
             f"failover_after={self.failover_after}, max_requeues={self.max_requeues})"
         )

@@ -24,8 +24,6 @@ recorded only with ``capture_content=True``.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -56,7 +54,6 @@ from resilience._otel_spans import (
     Attributes,
     SpanRecorder,
 )
-from resilience._retry import timed_out_attempt
 
 __all__ = ["SCOPE", "Telemetry", "configure"]
 
@@ -179,12 +176,6 @@ class Telemetry:
                 inst.call_ended(e)
 
         def on_attempt_ended(e: Any) -> None:
-            if e.failure is None and isinstance(e.error, asyncio.CancelledError):
-                # Retry's attempt_timeout cancels a hung attempt and only then
-                # turns it into a timeout failure; record it as that.
-                timeout = timed_out_attempt()
-                if timeout is not None:
-                    e = dataclasses.replace(e, failure=timeout)
             spans.attempt_ended(e)
             if live():
                 inst.attempt_ended(e)

@@ -68,7 +68,7 @@ async def test_opens_after_a_run_of_consecutive_failures(clock: FakeClock) -> No
         breaker.allow(CALL)
     assert info.value.key == CALL.target
     assert info.value.call == CALL
-    assert 12.0 <= info.value.retry_after <= 15.0  # reset_timeout less up to 20% jitter
+    assert 15.0 <= info.value.retry_after <= 18.0  # reset_timeout plus up to 20% jitter
 
 
 async def test_a_success_breaks_the_run(clock: FakeClock) -> None:
@@ -145,7 +145,7 @@ async def test_while_open_calls_fail_at_once_and_never_reach_the_inside(clock: F
 async def test_half_open_admits_one_probe_and_its_success_closes(clock: FakeClock) -> None:
     breaker = make(clock, failure_threshold=1, reset_timeout=10.0)
     feed(breaker, CALL, [503])
-    await clock.advance(10.0)
+    await clock.advance(12.0)
     assert breaker.state(CALL.target) == "half-open"
     probe = breaker.allow(CALL)
     assert probe.probing
@@ -159,7 +159,7 @@ async def test_half_open_admits_one_probe_and_its_success_closes(clock: FakeCloc
 async def test_several_probes_when_configured_and_all_must_succeed(clock: FakeClock) -> None:
     breaker = make(clock, failure_threshold=1, reset_timeout=1.0, half_open_probes=3)
     feed(breaker, CALL, [503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
     probes = [breaker.allow(CALL) for _ in range(3)]
     with pytest.raises(CircuitOpenError):
         breaker.allow(CALL)
@@ -181,12 +181,12 @@ async def test_a_failed_probe_reopens_for_longer_up_to_the_cap(clock: FakeClock)
         breaker.allow(CALL).failure(failure(503))
         opens.append(breaker.retry_after(CALL.target))
     assert [o is not None for o in opens] == [True] * 4
-    ceilings = [10.0, 20.0, 35.0, 35.0]
-    assert all(0.8 * c <= o <= c for o, c in zip(opens, ceilings, strict=True))  # type: ignore[operator]
+    floors = [10.0, 20.0, 35.0, 35.0]
+    assert all(f <= o <= min(1.2 * f, 35.0) for o, f in zip(opens, floors, strict=True))  # type: ignore[operator]
 
 
 async def test_a_longer_retry_after_from_the_provider_is_honoured(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=1, reset_timeout=5.0)
+    breaker = make(clock, failure_threshold=1, reset_timeout=5.0, max_reset_timeout=120.0)
     breaker.allow(CALL).failure(failure(503, retry_after=60.0))
     assert breaker.retry_after(CALL.target) == pytest.approx(60.0)
     await clock.advance(59.0)
@@ -197,7 +197,7 @@ async def test_a_longer_retry_after_from_the_provider_is_honoured(clock: FakeClo
 async def test_an_answered_probe_even_a_429_proves_the_provider_is_up(clock: FakeClock) -> None:
     breaker = make(clock, failure_threshold=1, reset_timeout=1.0)
     feed(breaker, CALL, [503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
     breaker.allow(CALL).failure(failure(429))
     assert breaker.state(CALL.target) == "closed"
 
@@ -211,7 +211,7 @@ async def test_a_cancelled_probe_frees_its_slot_without_a_verdict(clock: FakeClo
 
     breaker = make(clock, failure_threshold=1, reset_timeout=1.0)
     feed(breaker, CALL, [503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
     task = asyncio.create_task(breaker(CALL, handler))
     await clock.settle()
     with pytest.raises(CircuitOpenError):
@@ -228,7 +228,7 @@ async def test_a_late_result_from_before_the_trip_does_not_close_it(clock: FakeC
     breaker = make(clock, failure_threshold=2, reset_timeout=1.0)
     early = breaker.allow(CALL)
     feed(breaker, CALL, [503, 503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
     assert breaker.state(CALL.target) == "half-open"
     early.success()
     assert breaker.state(CALL.target) == "half-open"
@@ -300,7 +300,7 @@ async def test_permit_is_idempotent_and_awaitable(clock: FakeClock) -> None:
 async def test_a_streamed_result_counts_as_success_at_its_first_chunk(clock: FakeClock) -> None:
     breaker = make(clock, failure_threshold=1, reset_timeout=1.0)
     feed(breaker, CALL, [503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
 
     async def chunks() -> AsyncIterator[str]:
         yield "a"
@@ -333,7 +333,7 @@ async def test_listeners_hear_every_change_and_a_failing_one_is_ignored(clock: F
         listeners=[broken, Listener(), events.append],
     )
     feed(breaker, CALL, [503])
-    await clock.advance(1.0)
+    await clock.advance(1.2)
     breaker.allow(CALL).success()
     assert heard == [
         (CALL.target, "closed", "open"),
@@ -540,3 +540,43 @@ def test_state_machine_keeps_its_promises(
     flight than allowed, every slot freed, every call ends, and no trip from
     429s and 400s alone."""
     asyncio.run(explore(scenario(rnd, length), probes, threshold, per_model))
+
+
+async def test_probes_come_every_reset_timeout_for_as_long_as_the_target_fails(
+    clock: FakeClock,
+) -> None:
+    """No growth by default: every open period is reset_timeout plus at most
+    20% jitter, never shorter, however many probes failed."""
+    breaker = make(clock, failure_threshold=1, reset_timeout=2.0, random=random.Random(7))
+    feed(breaker, CALL, [503])
+    opens = []
+    for _ in range(6):
+        wait = breaker.retry_after(CALL.target)
+        assert wait is not None
+        opens.append(wait)
+        await clock.advance(wait)
+        breaker.allow(CALL).failure(failure(503))
+    assert all(2.0 <= o <= 2.4 for o in opens)
+
+
+async def test_a_target_that_heals_is_back_within_reset_timeout_and_its_jitter(
+    clock: FakeClock,
+) -> None:
+    breaker = make(clock, failure_threshold=1, reset_timeout=2.0)
+    feed(breaker, CALL, [503])
+    healed_at = 1.0  # the provider heals while the circuit is open
+    await clock.advance(healed_at)
+    while True:
+        try:
+            breaker.allow(CALL).success()
+            break
+        except CircuitOpenError:
+            await clock.advance(0.05)
+    assert clock.monotonic() - healed_at <= 2.0 * 1.2
+
+
+def test_growth_is_opt_in_and_bounded_by_default_to_twice_reset_timeout() -> None:
+    breaker = CircuitBreaker(reset_timeout=3.0)
+    assert breaker.backoff_factor == 1.0
+    assert breaker.max_reset_timeout == 6.0
+    assert CircuitBreaker(reset_timeout=3.0, backoff_factor=2.0).max_reset_timeout == 6.0

@@ -347,3 +347,83 @@ async def test_a_long_wait_goes_to_the_next_target_instead_when_fallback_has_one
     with pytest.raises(ProviderError):
         await task
     assert sent == ["a/m", "a/m"], "no other target: the wait is worth it"
+
+
+async def test_an_outage_moves_to_the_next_target_at_once_without_a_backoff(
+    clock: FakeClock,
+) -> None:
+    """A 503 (no Retry-After) while Fallback has another target: no sleep on A,
+    no second request to it; B answers at time 0."""
+    from resilience import Fallback
+
+    sent: list[str] = []
+
+    async def handler(call: Call) -> str:
+        sent.append(call.target)
+        if call.provider == "a":
+            raise ProviderError(Failure.of(Kind.OVERLOADED, status=503), call=call)
+        return "from b"
+
+    pipeline = Pipeline(Fallback(["b/m"]), Retry(3, budget=None), clock=clock)
+    assert await pipeline.run(handler, Call("a", "m", timeout=30.0)) == "from b"
+    assert sent == ["a/m", "b/m"]
+    assert clock.monotonic() == 0.0
+
+
+async def test_when_no_other_target_can_serve_the_outage_is_retried_with_retry_after(
+    clock: FakeClock,
+) -> None:
+    """A answers 503 asking for 2 s, B's breaker is open: the call comes back
+    to A, which Retry now waits out (Retry-After honoured), and A serves."""
+    from resilience import Fallback
+
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=60.0, clock=clock)
+    for _ in range(2):
+        breaker.allow(Call("b", "m")).failure(Failure.of(Kind.OVERLOADED, status=503))
+    sent: list[tuple[float, str]] = []
+
+    async def handler(call: Call) -> str:
+        sent.append((clock.monotonic(), call.target))
+        if len(sent) == 1:
+            raise ProviderError(
+                Failure.of(Kind.OVERLOADED, status=503, retry_after=2.0), call=call
+            )
+        return "from a"
+
+    pipeline = Pipeline(Fallback(["b/m"]), Retry(3, budget=None), breaker, clock=clock)
+    task = asyncio.create_task(pipeline.run(handler, Call("a", "m", timeout=30.0)))
+    await clock.run_until_idle()
+    assert await task == "from a"
+    assert sent == [(0.0, "a/m"), (2.0, "a/m")]
+
+
+async def test_a_hung_target_gets_its_share_of_the_deadline_then_the_next_one_serves(
+    clock: FakeClock,
+) -> None:
+    """Deadline 10 s, two targets, A never answers: by default an attempt may
+    take the time left divided by the targets left, so A is cut at 5 s as a
+    timeout (counted by its breaker) and B serves within the deadline."""
+    from resilience import Fallback
+
+    async def handler(call: Call) -> str:
+        if call.provider == "a":
+            await clock.sleep(3600)
+        return "from b"
+
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    pipeline = Pipeline(Fallback(["b/m"]), Retry(3), breaker, clock=clock)
+    task = asyncio.create_task(pipeline.run(handler, Call("a", "m", timeout=10.0)))
+    await clock.run_until_idle()
+    assert await task == "from b"
+    assert clock.monotonic() == pytest.approx(5.0)
+    assert breaker.state("a/m") == "open"
+
+
+async def test_without_a_deadline_or_another_target_no_attempt_limit_applies() -> None:
+    retry = Retry()
+    assert retry.attempt_timeout == "split"
+    assert retry.attempt_limit(None) is None
+    assert Retry(attempt_timeout=2.5).attempt_limit(None) == 2.5
+    assert Retry(attempt_timeout=None).attempt_limit(None) is None
+    with pytest.raises(ConfigError):
+        Retry(attempt_timeout="half")

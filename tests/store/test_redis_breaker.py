@@ -44,7 +44,7 @@ async def test_a_trip_reaches_a_subscribed_process_by_pubsub(
     ba.allow(TRIP).failure(DOWN)
     await until(lambda: bb.state(TRIP.target) == "open", "B to see the trip")
     retry = bb.retry_after(TRIP.target)
-    assert retry is not None and 10.0 < retry <= 15.0  # reset_timeout 15 s minus jitter
+    assert retry is not None and 10.0 < retry <= 18.0  # reset_timeout 15 s plus jitter
 
 
 async def test_a_missed_trip_is_read_on_first_use(make: Callable[..., RedisStore]) -> None:
