@@ -62,7 +62,7 @@ class RunContext:
         "deadline",
         "hooks",
         "last",
-        "requeue",
+        "started",
     )
 
     def __init__(
@@ -87,9 +87,10 @@ class RunContext:
         # them rather than sleeping here; a rate limiter compares its queue
         # with theirs.
         self.alternatives: Sequence[Call] = NO_ALTERNATIVES
-        # Written by a rate limiter: the key that paced this run's last 429, where
-        # the call's next attempt goes to the head of the queue.
-        self.requeue: str | None = None
+        # When the logical call began: a rate limiter queues calls oldest first,
+        # so a call that already waited elsewhere (or was refused with a 429
+        # after its turn) does not start over at the back.
+        self.started = clock.monotonic()
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""

@@ -64,10 +64,9 @@ def _parse(i: int, target: object) -> Target:
     raise ConfigError(f"targets[{i}]", target, '"provider/model" or a callable (call) -> Call')
 
 
-def _handed_over(failure: Failure, run: RunContext | None) -> bool:
-    """Whether the target gave the call up only because others were left."""
-    if failure.code == SPILLED:
-        return True
+def _handed_over(run: RunContext | None) -> bool:
+    """Whether Retry gave the last attempt's failure up only because other
+    targets were left."""
     last = run.last if run is not None else None
     return last is not None and last.handed_over
 
@@ -82,9 +81,10 @@ def _out_of_time() -> bool:
 
 class _Rest(Sequence[Call]):
     """The targets Fallback would try after the current one, built only when
-    somebody looks (a rate limiter deciding whether a call should move)."""
+    somebody looks (a rate limiter deciding whether a call should move);
+    ``then`` is a target it would come back to last."""
 
-    __slots__ = ("_items", "_plan", "_start", "_stop", "_tried")
+    __slots__ = ("_items", "_plan", "_start", "_stop", "_then", "_tried")
 
     def __init__(
         self,
@@ -92,11 +92,13 @@ class _Rest(Sequence[Call]):
         start: int,
         stop: int | None,
         tried: frozenset[str],
+        then: Call | None = None,
     ) -> None:
         self._plan = plan
         self._start = start
         self._stop = stop
         self._tried = tried
+        self._then = then
         self._items: list[Call] | None = None
 
     def _calls(self) -> list[Call]:
@@ -108,6 +110,8 @@ class _Rest(Sequence[Call]):
                 if c is not None and c.target not in seen:
                     seen.add(c.target)
                     items.append(c)
+            if self._then is not None:
+                items.append(self._then)
             self._items = items
         return items
 
@@ -233,13 +237,20 @@ class Fallback:
         run = current_run()
         plan: list[Call | None] = list(self._candidates(call))
         ordered = len(plan)
-        revisit: Call | None = None
-        wait = 0.0  # what the revisited target's failure asked to wait
+        # Targets that handed the call over only because others were left: the
+        # first one a rate limiter sent on (busy but healthy), and the first
+        # one Retry did not wait out (an outage), with what its failure asked.
+        spilled: Call | None = None
+        handed: Call | None = None
+        wait = 0.0
         position = 0
         while True:
             if position >= len(plan):
+                revisit = spilled or handed
                 if revisit is None or len(plan) > ordered:
                     break
+                if revisit is spilled:
+                    wait = 0.0
                 if wait > 0.0:
                     remaining = run.remaining() if run is not None else None
                     if remaining is not None and wait >= remaining:
@@ -256,7 +267,11 @@ class Fallback:
                     NO_ALTERNATIVES
                     if again
                     else _Rest(
-                        lambda: plan, position, ordered, frozenset((*tried, candidate.target))
+                        lambda: plan,
+                        position,
+                        ordered,
+                        frozenset((*tried, candidate.target)),
+                        spilled,
                     )
                 )
             if previous is not None:
@@ -312,10 +327,12 @@ class Fallback:
                         continue
                     if not failure.failover:
                         raise
-                    if revisit is None and not again and _handed_over(failure, run):
-                        revisit = current
-                        if failure.code != SPILLED and failure.retry_after:
-                            wait = failure.retry_after
+                    if not again:
+                        if failure.code == SPILLED:
+                            spilled = spilled or current
+                        elif handed is None and _handed_over(run):
+                            handed = current
+                            wait = failure.retry_after or 0.0
                     if failure.kind is Kind.CONTEXT_LENGTH:
                         context_failed = True
                         window = self.context_windows.get(current.target)

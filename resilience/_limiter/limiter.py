@@ -183,8 +183,6 @@ class RateLimiter:
             headers = attempt.headers if attempt is not None else None
             if permit.fail(exc.failure, headers=headers) and attempt is not None:
                 attempt.paced = True
-                if run is not None:
-                    run.requeue = key.name
             raise
         except BaseException:
             permit.abandon()
@@ -272,10 +270,6 @@ class RateLimiter:
         self._last_clock = clock
         queue = key.queue
         admission = self._admission
-        # A call this key paced after a 429 already waited its turn once.
-        front = run is not None and run.requeue == key.name
-        if front and run is not None:
-            run.requeue = None
         deadline: float | None = None
         slot = False
         if pace.gated:
@@ -290,10 +284,13 @@ class RateLimiter:
             slot = True
         try:
             now = clock.monotonic()
+            # Oldest first: a call that waited elsewhere, or was refused after its
+            # turn, keeps its age instead of starting over at the back.
+            rank = run.started if run is not None else now
             grant = None if queue.waiters else key.buckets.try_now(now, tokens, pace.rates)
             if grant is None or not grant.admitted:
-                if grant is None or front:
-                    grant = await queue.estimate(now, tokens, front)
+                if grant is None:
+                    grant = await queue.estimate(now, tokens, rank)
                 if not grant.admitted:
                     dimension = grant.binding or "requests"
                     if deadline is None:
@@ -303,7 +300,7 @@ class RateLimiter:
                     if error is not None:
                         raise error
                     grant, now = await queue.wait_turn(
-                        call, clock, tokens, grant.start, deadline, run, dimension, front
+                        call, clock, tokens, grant.start, deadline, run, dimension, rank
                     )
         except BaseException:
             if slot:

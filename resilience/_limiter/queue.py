@@ -2,8 +2,9 @@
 
 Only the head of the turn queue asks the store, at the moment the store said
 it could go (one timer per key); the calls behind it wait on their own
-future. A call the provider refused with a 429 that the limiter paced goes
-back in at the head: it had waited its turn already. Slots are handed from
+future. Turns go oldest call first (by when the logical call began), so a
+call that waited at another target, or that the provider refused with a 429
+after its turn, does not start over at the back. Slots are handed from
 a finishing call straight to the longest waiting one, so a newcomer never
 overtakes. Every wait has a deadline; a waiter that is refused, cancelled or
 times out leaves nothing behind: its place, its slot and its timers go.
@@ -58,7 +59,7 @@ def refusal(key: str, call: Call, wait: float, why: str, code: str = LOCAL) -> P
 class Waiter:
     """One call queued for its turn (rate) or a slot (concurrency)."""
 
-    __slots__ = ("call", "deadline", "error", "fut", "granted", "run", "timer", "tokens")
+    __slots__ = ("call", "deadline", "error", "fut", "granted", "rank", "run", "timer", "tokens")
 
     def __init__(
         self,
@@ -67,11 +68,13 @@ class Waiter:
         tokens: float,
         deadline: float,
         run: RunContext | None,
+        rank: float = 0.0,
     ) -> None:
         self.call = call
         self.tokens = tokens
         self.deadline = deadline  # clock reading past which it gives up
         self.run = run
+        self.rank = rank  # when its logical call began: older calls go first
         self.fut: asyncio.Future[None] = loop.create_future()
         self.error: BaseException | None = None
         self.granted = False
@@ -123,12 +126,20 @@ class KeyQueue:
 
     # -- turns -------------------------------------------------------------------------------
 
-    async def estimate(self, now: float, tokens: float, front: bool) -> Grant:
-        """The store's answer for a call arriving now: admitted (only when
-        nobody waits ahead of it), or when it could start behind the queue."""
-        ahead = 0.0 if front else float(len(self.waiters))
-        ahead_tokens = 0.0 if front else self.queued_tokens
-        return await self._buckets.reserve(now, tokens, self._pace.rates, ahead, ahead_tokens)
+    async def estimate(self, now: float, tokens: float, rank: float) -> Grant:
+        """The store's answer for a call of age ``rank`` arriving now:
+        admitted (only when nobody older waits), or when it could start
+        behind the older calls waiting."""
+        ahead = 0
+        ahead_tokens = 0.0
+        for waiter in self.waiters:
+            if waiter.rank > rank:
+                break
+            ahead += 1
+            ahead_tokens += waiter.tokens
+        return await self._buckets.reserve(
+            now, tokens, self._pace.rates, float(ahead), ahead_tokens
+        )
 
     def wait_estimate(self, now: float, tokens: float, latency: float) -> float | None:
         """Seconds a call arriving now would wait (None: unknown without
@@ -158,19 +169,17 @@ class KeyQueue:
         deadline: float,
         run: RunContext | None,
         dimension: str,
-        front: bool = False,
+        rank: float,
     ) -> tuple[Grant, float]:
         """Queue until the store admits the call; return its grant and when.
 
         ``start`` is the store's estimate; ``deadline`` the clock reading at
-        which the call gives up (``math.inf``: never)."""
+        which the call gives up (``math.inf``: never); ``rank`` its age (when
+        its logical call began): older calls go first."""
         loop = asyncio.get_running_loop()
         now = started = clock.monotonic()
-        waiter = Waiter(loop, call, tokens, deadline, run)
-        if front:
-            self.waiters.appendleft(waiter)
-        else:
-            self.waiters.append(waiter)
+        waiter = Waiter(loop, call, tokens, deadline, run, rank)
+        self._insert(waiter)
         self.queued_tokens += tokens
         if deadline != math.inf:
             waited_for = deadline - now
@@ -210,6 +219,22 @@ class KeyQueue:
         if waited > 0.0:
             emit(RateLimitWait, call, self._hooks, key=self.name, wait=waited, dimension=dimension)
         return grant, now
+
+    def _insert(self, waiter: Waiter) -> None:
+        waiters = self.waiters
+        if not waiters or waiters[-1].rank <= waiter.rank:
+            waiters.append(waiter)  # the usual case: the newest call
+            return
+        at = len(waiters)
+        while at > 0 and waiters[at - 1].rank > waiter.rank:
+            at -= 1
+        if at == 0 and self.due is not None:
+            # A new head: it asks the store itself; the old head's timer goes.
+            self.due = None
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+        waiters.insert(at, waiter)
 
     def _arm(self, clock: Clock, when: float) -> None:
         self.due = when
