@@ -17,8 +17,9 @@
   learns from the throttle. A 429 asking for more than :data:`MAX_HOLD`, or
   one whose per-hour or per-day budget ran dry, is a quota by another name:
   the key holds, but the 429 is not paced.
-- Slow start, for a key nothing is known about: one more call in flight per
-  answer, until a limit is stated, a throttle shows where it is, answers
+- Slow start, for a key nothing is known about: a window of calls in flight
+  that doubles per round trip, but at most every :data:`PROBE_DOUBLING`
+  seconds, until a limit is stated, a throttle shows where it is, answers
   stop coming (:data:`PROBE_WAIT`) or the window is wide (:data:`PROBE_MAX`).
 """
 
@@ -36,7 +37,7 @@ from resilience._limiter.queue import LOCAL, SPILLED, KeyQueue
 from resilience._limiter.window import PACE_WINDOW_MAX
 from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 
-__all__ = ["MAX_HOLD", "PROBE_GROWTH", "PROBE_MAX", "PROBE_WAIT", "SLACK", "Feedback"]
+__all__ = ["MAX_HOLD", "PROBE_DOUBLING", "PROBE_MAX", "PROBE_WAIT", "SLACK", "Feedback"]
 
 MAX_HOLD = 60.0
 """Longest pushback that is paced; a longer ``retry_after`` is a quota (or
@@ -53,9 +54,11 @@ say nothing about the limit)."""
 PROBE_MAX = 64
 """Calls in flight at which slow start ends."""
 
-PROBE_GROWTH = 0.5
-"""Calls added to slow start's window per answer: half TCP's, so the window
-grows by half per round trip and the burst that finds the limit is small."""
+PROBE_DOUBLING = 0.25
+"""Seconds in which slow start's window may double at most (and at most once
+per round trip, as TCP's does). Timed this way, a fast provider (30 ms a
+call) is probed gently, so the burst that finds its limit is small, while a
+slow one (seconds a call) still doubles every round trip."""
 
 _LATENCY_WEIGHT = 0.2  # of the newest sample in the key's smoothed latency
 _PARSE_EVERY = 0.1  # seconds: how often successes' headers are read once a limit is stated
@@ -105,9 +108,10 @@ class Feedback:
 
     def answered(self, clock: Clock, now: float, sent_at: float, ok: bool) -> None:
         """A call sent at ``sent_at`` got an answer (or none: ``ok`` False)."""
-        self.latency += _LATENCY_WEIGHT * ((now - sent_at) - self.latency)
+        took = now - sent_at
+        self.latency += _LATENCY_WEIGHT * (took - self.latency)
         if self._pace.probing:
-            self._probe_answered(clock, now, ok)
+            self._probe_answered(clock, now, ok, took)
 
     def succeeded(
         self,
@@ -233,13 +237,15 @@ class Feedback:
         self._buckets.hold(until)
         self._on_hold(until, now)
 
-    def _probe_answered(self, clock: Clock, now: float, ok: bool) -> None:
+    def _probe_answered(self, clock: Clock, now: float, ok: bool, took: float) -> None:
         pace = self._pace
         if pace.known_rps() is not None or pace.tpm is not None:
             self.end_probe()
             return
         if ok:
-            pace.window += PROBE_GROWTH
+            # A window's worth of answers per round trip: growing each by
+            # 2**(rtt / PROBE_DOUBLING) - 1 grows the window that much per trip.
+            pace.window += min(1.0, 2.0 ** (max(took, 0.0) / PROBE_DOUBLING) - 1.0)
             if pace.window >= PROBE_MAX:
                 self.end_probe()
                 return

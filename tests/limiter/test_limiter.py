@@ -677,16 +677,31 @@ async def test_unlimited_call_gets_a_no_op_permit(clock: FakeClock) -> None:
 # -- learning ------------------------------------------------------------------------------------
 
 
-async def test_an_unconfigured_key_starts_slow_half_a_call_more_in_flight_per_answer(
+async def test_an_unconfigured_key_starts_slow_one_more_call_in_flight_per_slow_answer(
     clock: FakeClock,
 ) -> None:
-    """Slow start: one call in flight, the window half a call wider per answer
-    (so it grows by half per round trip, not TCP's doubling)."""
+    """Slow start: one call in flight, then one more per answer (the window
+    doubles per round trip) while answers take PROBE_DOUBLING or longer."""
     limiter = RateLimiter(clock=clock)
     rec = Recorder(clock, took=0.5)
     await run_all(clock, [limiter(GPT, rec) for _ in range(8)])
-    # window 1 -> 1.5 -> 2 -> 3 (two answers) -> 4.5: whole calls in flight 1, 1, 2, 3, 4
-    assert rec.times == [0.0, 0.5, 1.0, 1.0, 1.5, 1.5, 1.5, 2.0]
+    assert rec.times == [0.0, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.5]
+
+
+async def test_slow_start_doubles_at_most_every_probe_doubling_seconds(clock: FakeClock) -> None:
+    """Answers in 50 ms: the window grows by 2**(0.05/0.25) - 1 per answer, so
+    it has not yet doubled after 0.25 s (five round trips) and four calls
+    have gone, not the 2**5 a doubling per round trip would send."""
+    limiter = RateLimiter(clock=clock)
+    rec = Recorder(clock, took=0.05)
+    tasks = [asyncio.create_task(limiter(GPT, rec)) for _ in range(100)]
+    await clock.advance(0.26)
+    assert len(rec.sent) <= 7
+    status = limiter.status("openai/gpt-4o")
+    assert status is not None and status.probing
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_slow_start_ends_when_answers_are_slow(clock: FakeClock) -> None:
