@@ -58,10 +58,12 @@ class RateLimiter:
     learn the request rate from 429s (and take limits stated by headers) where
     none is configured or the configured one proves too high. ``store``: where
     bucket state lives (in memory by default). ``max_wait``: the longest a
-    call may wait for admission (besides its own deadline). ``spill_after``:
-    inside a Fallback with other targets left, a call that would wait longer
-    than this here moves to another target that could start it at least that
-    much sooner (nothing sent here); None: calls always wait their turn.
+    call may wait for admission (besides its own deadline). ``spill_after``
+    (seconds, default 1): inside a Fallback with other targets left, a call
+    that would wait longer than this here moves to another target that could
+    start it at least that much sooner (nothing sent here): load spreads over
+    the targets instead of queueing at the first. None: calls always wait
+    their turn at their own target.
     """
 
     def __init__(
@@ -73,7 +75,7 @@ class RateLimiter:
         clock: Clock | None = None,
         hooks: Sequence[Subscriber] = (),
         max_wait: float | None = None,
-        spill_after: float | None = None,
+        spill_after: float | None = 1.0,
     ) -> None:
         self._single: Limit | None = None
         self._limits: dict[str, Limit] = {}

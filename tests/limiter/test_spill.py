@@ -167,3 +167,26 @@ async def test_a_spill_is_a_local_refusal_with_its_own_code(clock: FakeClock) ->
     assert spill.code == SPILLED and spill.kind is Kind.RATE_LIMIT
     assert spill.failover and not spill.retryable
     assert "no request was sent" in spill.message
+
+
+async def test_by_default_a_call_moves_when_another_target_starts_it_a_second_sooner(
+    clock: FakeClock,
+) -> None:
+    """spill_after defaults to 1 s: a 0.5 s wait stays, a 2 s wait moves;
+    spill_after=None always waits."""
+    _sent, handler = recorder(clock)
+    assert RateLimiter().spill_after == 1.0
+    limiter = RateLimiter(Limit(rpm=120))  # one call every 0.5 s
+    pipeline = Pipeline(Fallback(["b/m"]), limiter, clock=clock)
+    tasks = [asyncio.create_task(pipeline.run(handler, A)) for _ in range(4)]
+    await clock.run_until_idle()
+    # a/m at 0 and 0.5 (a wait of 0.5 s stays); the third would wait 1 s, no
+    # longer than spill_after, so it stays too; the fourth (1.5 s) moves.
+    assert await asyncio.gather(*tasks) == ["a/m", "a/m", "a/m", "b/m"]
+
+    patient = Pipeline(
+        Fallback(["b/m"]), RateLimiter(Limit(rpm=120), spill_after=None), clock=clock
+    )
+    tasks = [asyncio.create_task(patient.run(handler, A)) for _ in range(4)]
+    await clock.run_until_idle()
+    assert await asyncio.gather(*tasks) == ["a/m"] * 4
