@@ -61,8 +61,8 @@ class RunContext:
         "clock",
         "deadline",
         "hooks",
+        "first_seen",
         "last",
-        "started",
     )
 
     def __init__(
@@ -87,10 +87,10 @@ class RunContext:
         # them rather than sleeping here; a rate limiter compares its queue
         # with theirs.
         self.alternatives: Sequence[Call] = NO_ALTERNATIVES
-        # When the logical call began: a rate limiter queues calls oldest first,
-        # so a call that already waited elsewhere (or was refused with a 429
-        # after its turn) does not start over at the back.
-        self.started = clock.monotonic()
+        # Written by a rate limiter: when one first took this call up. Its queues
+        # go oldest first, so a call that already waited elsewhere (or was
+        # refused with a 429 after its turn) does not start over at the back.
+        self.first_seen: float | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""

@@ -125,6 +125,26 @@ class _Rest(Sequence[Call]):
         return iter(self._calls())
 
 
+class _Targets(_Rest):
+    """The targets after the call's own one, on the common first try: nothing
+    is built unless somebody looks (this runs for every call)."""
+
+    __slots__ = ("_call", "_fallback")
+
+    def __init__(self, fallback: Fallback, call: Call) -> None:
+        self._fallback = fallback
+        self._call = call
+        self._items = None
+
+    def _calls(self) -> list[Call]:
+        if self._items is None:
+            call = self._call
+            self._plan = lambda: list(self._fallback._candidates(call))
+            self._start, self._stop, self._then = 1, None, None
+            self._tried = frozenset((call.target,))
+        return super()._calls()
+
+
 class Fallback:
     """Try ``targets`` in order after the call's own target fails.
 
@@ -205,11 +225,7 @@ class Fallback:
         # The common case: the call's own target answers at once.
         run = current_run()
         if run is not None:
-            run.alternatives = (
-                _Rest(lambda: list(self._candidates(call)), 1, None, frozenset((call.target,)))
-                if self.targets
-                else NO_ALTERNATIVES
-            )
+            run.alternatives = _Targets(self, call) if self.targets else NO_ALTERNATIVES
         try:
             return await handler(call)
         except ProviderError as exc:

@@ -171,13 +171,21 @@ class Retry:
         retry = 0
         requeued = 0
         while True:
-            run = current_run()
-            limit = self.attempt_limit(run) if self.attempt_timeout is not None else None
+            # Without a timeout the call has no deadline to share (the common case:
+            # no run lookup on the way to a first success).
+            limit = None
+            run = None
+            timeout = self.attempt_timeout
+            if timeout is not None and (timeout != SPLIT or call.timeout is not None):
+                run = current_run()
+                limit = self.attempt_limit(run)
             try:
                 if limit is None:
                     return await handler(call)
                 return await self._attempt(call, handler, clock, limit, run)
             except ProviderError as exc:
+                if run is None:
+                    run = current_run()
                 failure = exc.failure
                 if isinstance(exc, DeadlineExceeded) or not failure.retryable:
                     raise

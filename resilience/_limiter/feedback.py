@@ -120,10 +120,17 @@ class Feedback:
         extra_tokens: float,
         mark: float,
         headers: Any | None,
+        clock: Clock | None = None,
     ) -> None:
-        """The call succeeded; it used ``extra_tokens`` more than it reserved
-        (negative: fewer)."""
+        """The call sent at ``sent_at`` succeeded; it used ``extra_tokens`` more
+        than it reserved (negative: fewer). With ``clock``, this is also its
+        answer (see :meth:`answered`)."""
         pace = self._pace
+        if clock is not None:
+            # answered(), inline: this runs once per successful call.
+            self.latency += _LATENCY_WEIGHT * ((now - sent_at) - self.latency)
+            if pace.probing:
+                self._probe_answered(clock, now, True, now - sent_at)
         if extra_tokens:
             self._buckets.adjust(now, extra_tokens, pace.rates, mark, self._queue.wake)
         if headers is not None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from resilience._call import Call, Handler
 from resilience._clock import Clock
-from resilience._context import RunContext, clock_of, current_attempt, current_run
+from resilience._context import clock_of, current_attempt, current_run
 from resilience._errors import ConfigError, ProviderError
 from resilience._events import Event, Subscriber, as_callback
 from resilience._failure import Failure, Kind
@@ -176,8 +176,7 @@ class RateLimiter:
         key = self._key(call)
         if key is None:
             return await handler(call)
-        run = current_run()
-        permit = await self._admit(key, call, run)
+        permit = await self._admit(key, call)
         try:
             result = await handler(call)
         except ProviderError as exc:
@@ -211,7 +210,7 @@ class RateLimiter:
         if key is None:
             clock = clock_of(self._clock)
             return Permit(None, call, clock, clock.monotonic(), 0.0, 0.0, slot=False)
-        return await self._admit(key, call, current_run())
+        return await self._admit(key, call)
 
     def observe(
         self,
@@ -233,8 +232,7 @@ class RateLimiter:
         if failure is not None:
             feedback.throttled(now, sent_at, failure, info)
         else:
-            feedback.answered(clock, now, sent_at, ok=True)
-            feedback.succeeded(now, sent_at, 0.0, 0.0, None)
+            feedback.succeeded(now, sent_at, 0.0, 0.0, None, clock)
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -263,18 +261,19 @@ class RateLimiter:
             call=call,
         )
 
-    async def _admit(self, key: Key, call: Call, run: RunContext | None) -> Permit:
+    async def _admit(self, key: Key, call: Call) -> Permit:
         tokens = float(call.input_tokens + call.max_output_tokens)
         pace = key.pace
         if pace.tpm is not None and tokens > pace.tpm:
             raise self._too_large(key, call, tokens, pace.tpm)
-        clock = clock_of(self._clock)
+        run = current_run()
+        clock = self._clock if self._clock is not None else (run.clock if run else clock_of(None))
         self._last_clock = clock
         queue = key.queue
         admission = self._admission
         deadline: float | None = None
         slot = False
-        if pace.gated:
+        if pace.capacity is not None:
             if not queue.try_slot():
                 now = clock.monotonic()
                 wait = queue.wait_estimate(now, tokens, key.feedback.latency) or 0.0
@@ -286,11 +285,16 @@ class RateLimiter:
             slot = True
         try:
             now = clock.monotonic()
-            # Oldest first: a call that waited elsewhere, or was refused after its
-            # turn, keeps its age instead of starting over at the back.
-            rank = run.started if run is not None else now
+            seen = None
+            if run is not None:
+                seen = run.first_seen
+                if seen is None:
+                    run.first_seen = seen = now
             grant = None if queue.waiters else key.buckets.try_now(now, tokens, pace.rates)
             if grant is None or not grant.admitted:
+                # Oldest first: a call that waited elsewhere, or was refused after
+                # its turn, keeps its age instead of starting over at the back.
+                rank = seen if seen is not None else now
                 if grant is None:
                     grant = await queue.estimate(now, tokens, rank)
                 if not grant.admitted:

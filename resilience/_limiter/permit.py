@@ -82,7 +82,8 @@ class Permit:
         if self._slot:
             self._slot = False
             key.queue.free_slot()
-        key.feedback.answered(self._clock, now, self.sent_at, ok)
+        if not ok:
+            key.feedback.answered(self._clock, now, self.sent_at, ok)
         return key, now
 
     def release(self, usage: Any = None, headers: Mapping[str, str] | Any | None = None) -> None:
@@ -93,9 +94,9 @@ class Permit:
         if done is None:
             return
         key, now = done
-        used = _tokens_used(usage)
+        used = _tokens_used(usage) if usage is not None else None
         extra = used - self.tokens if used is not None else 0.0
-        key.feedback.succeeded(now, self.sent_at, extra, self._mark, headers)
+        key.feedback.succeeded(now, self.sent_at, extra, self._mark, headers, self._clock)
 
     def fail(self, failure: Failure, headers: Mapping[str, str] | Any | None = None) -> bool:
         """The call failed with ``failure``. Nothing was generated, so the output
