@@ -167,9 +167,9 @@ def build_pipeline(
         Fallback([p.target for p in config.providers]),
         Retry(3, base=0.25, cap=2.0, random=random.Random(rng.random())),
         breaker,
-        # A call that would queue here more than 0.25 s longer than at another
+        # A call that would queue here more than 0.5 s longer than at another
         # target goes there (nothing sent here); on its last target it waits.
-        RateLimiter(limits, spill_after=0.25),
+        RateLimiter(limits, spill_after=0.5),
         hooks=hooks,
         random=rng,
     )
