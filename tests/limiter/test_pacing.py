@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resilience import (
     Call,
@@ -300,3 +302,96 @@ async def test_a_stated_limit_ends_slow_start_so_no_burst_passes_it(clock: FakeC
     for start in sent:
         assert sum(1 for t in sent if start <= t < start + 1.0) <= 11
     assert sent[-1] == pytest.approx(6.0, abs=0.25)
+
+
+@st.composite
+def throttled_traffic(
+    draw: st.DrawFn,
+) -> tuple[Limit | None, list[tuple[float, float, bool, float | None]]]:
+    limit = draw(st.sampled_from([None, Limit(rpm=60), Limit(rpm=600, burst=3)]))
+    calls = draw(
+        st.lists(
+            st.tuples(
+                st.floats(0, 1),  # gap before it arrives
+                st.floats(0.01, 0.5),  # how long the provider takes
+                st.booleans(),  # whether its first try is answered 429
+                st.one_of(st.none(), st.floats(0, 4)),  # cancelled after this long
+            ),
+            min_size=1,
+            max_size=20,
+        )
+    )
+    return limit, calls
+
+
+@settings(max_examples=80, deadline=None)
+@given(throttled_traffic())
+def test_random_429s_never_fail_a_call_and_leak_nothing(
+    case: tuple[Limit | None, list[tuple[float, float, bool, float | None]]],
+) -> None:
+    """Random traffic where some first tries are answered 429 (with budget
+    left by the minute, as OpenAI's short-window throttles are): every call
+    not cancelled succeeds within its 120 s deadline, whatever Retry's
+    attempts and budget; afterwards no slot, queue place or timer is left."""
+    asyncio.run(_throttled_traffic(*case))
+
+
+async def _throttled_traffic(
+    limit: Limit | None, calls: list[tuple[float, float, bool, float | None]]
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(limit, clock=clock)
+    pipeline = Pipeline(Retry(2, budget=NO_BUDGET), limiter, clock=clock)
+    outcomes: dict[int, str] = {}
+
+    def handler_for(index: int, took: float, throttle_first: bool) -> Any:
+        tries = 0
+
+        async def handler(call: Call) -> Any:
+            nonlocal tries
+            tries += 1
+            await clock.sleep(took)
+            if throttle_first and tries == 1:
+                raise throttle(1.0, **openai_headers(600, 400, "20s"))
+            return "ok"
+
+        return handler
+
+    async def one(index: int, took: float, throttle_first: bool) -> None:
+        try:
+            await pipeline.run(handler_for(index, took, throttle_first), GPT.replace(timeout=120.0))
+            outcomes[index] = "ok"
+        except asyncio.CancelledError:
+            outcomes[index] = "cancelled"
+            raise
+
+    async def cancel_later(task: asyncio.Task[None], after: float) -> None:
+        await clock.sleep(after)
+        task.cancel()
+
+    async def drive() -> list[asyncio.Task[None]]:
+        tasks = []
+        for i, (gap, took, throttle_first, cancel) in enumerate(calls):
+            await clock.sleep(gap)
+            task = asyncio.create_task(one(i, took, throttle_first))
+            tasks.append(task)
+            if cancel is not None:
+                tasks.append(asyncio.create_task(cancel_later(task, cancel)))
+        return tasks
+
+    driver = asyncio.create_task(drive())
+    await clock.run_until_idle()
+    tasks = driver.result()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [
+        r
+        for r in results
+        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+    ]
+    assert errors == []
+    assert all(outcomes.get(i) in ("ok", "cancelled") for i in range(len(calls)))
+    key = limiter.key_for(GPT)
+    status = limiter.status(key) if key is not None else None
+    if status is not None:
+        assert (status.in_flight, status.queued, status.waiting_for_slot) == (0, 0, 0)
+    assert clock.pending() == 0
