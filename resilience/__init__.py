@@ -8,7 +8,6 @@ classified into a :class:`Failure` of a :class:`Kind` and a :class:`Bucket`.
 from resilience._breaker import CircuitBreaker
 from resilience._breaker_permit import BreakerListener
 from resilience._breaker_store import BreakerRecord, BreakerStore, MemoryBreakerStore
-from resilience._budget import RetryBudget
 from resilience._call import Call, Handler
 from resilience._classify import classify
 from resilience._clock import Clock, FakeClock, SystemClock
@@ -36,13 +35,12 @@ from resilience._events import (
     RetryScheduled,
 )
 from resilience._failure import Bucket, Failure, Kind
-from resilience._fallback import Fallback
+from resilience._fallback import ContextWindows, Fallback
 from resilience._guard import Guard, Ticket
 from resilience._limiter import Limit, RateLimiter
-from resilience._models import ContextWindows
 from resilience._pipeline import Middleware, Pipeline
 from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
-from resilience._retry import Retry
+from resilience._retry import Retry, RetryBudget
 
 __all__ = [
     "AttemptEnded",

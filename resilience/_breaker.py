@@ -47,13 +47,13 @@ from resilience._breaker_store import (
     BreakerStore,
     MemoryBreakerStore,
 )
-from resilience._budget import RollingCounts
 from resilience._call import Call, Handler
 from resilience._clock import Clock
 from resilience._context import clock_of, current_attempt, current_run, emit
 from resilience._errors import CircuitOpenError, ConfigError, ProviderError
 from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
 from resilience._failure import Failure
+from resilience._rolling import RollingCounts
 from resilience._validate import number
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]

@@ -60,8 +60,8 @@ class RunContext:
         "call_id",
         "clock",
         "deadline",
-        "hooks",
         "first_seen",
+        "hooks",
         "last",
     )
 

@@ -31,8 +31,8 @@ from resilience import (
     RetryScheduled,
     report,
 )
-from resilience._budget import RetryBudget
 from resilience._limiter.feedback import SLACK
+from resilience._retry import RetryBudget
 
 GPT = Call("openai", "gpt-4o-mini")
 

@@ -44,7 +44,7 @@ from resilience._errors import (
 )
 from resilience._events import Degraded, Event, FallbackHop, Subscriber, as_callback
 from resilience._failure import Failure, Kind
-from resilience._models import ContextWindows
+from resilience._fallback.windows import ContextWindows
 
 __all__ = ["Fallback", "Target"]
 

@@ -33,13 +33,13 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from resilience._budget import RetryBudget
 from resilience._call import Call, Handler
 from resilience._clock import Clock
 from resilience._context import AttemptState, RunContext, clock_of, current_run, emit
 from resilience._errors import ConfigError, DeadlineExceeded, ProviderError
 from resilience._events import Event, RetryScheduled, Subscriber, as_callback
 from resilience._failure import Failure, Kind
+from resilience._retry.budget import RetryBudget
 from resilience._validate import number
 
 __all__ = ["JITTERS", "SPLIT", "Retry"]

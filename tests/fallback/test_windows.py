@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from resilience._errors import ConfigError
-from resilience._models import BUILTIN_CONTEXT_WINDOWS, ContextWindows
+from resilience._fallback import BUILTIN_CONTEXT_WINDOWS, ContextWindows
 
 
 @pytest.mark.parametrize(

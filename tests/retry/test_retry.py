@@ -22,8 +22,7 @@ from resilience import (
     RetryScheduled,
 )
 from resilience._breaker import CircuitBreaker
-from resilience._budget import RetryBudget
-from resilience._retry import Retry
+from resilience._retry import Retry, RetryBudget
 
 CALL = Call(provider="openai", model="gpt-4o")
 

@@ -26,8 +26,7 @@ from resilience import (
     ProviderError,
 )
 from resilience._breaker import CircuitBreaker
-from resilience._fallback import Fallback
-from resilience._models import ContextWindows
+from resilience._fallback import ContextWindows, Fallback
 from resilience._retry import Retry
 from resilience.testing import FakeProvider
 
