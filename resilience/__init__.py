@@ -6,8 +6,7 @@ classified into a :class:`Failure` of a :class:`Kind` and a :class:`Bucket`.
 """
 
 from resilience._breaker import CircuitBreaker
-from resilience._breaker_permit import BreakerListener
-from resilience._breaker_store import BreakerRecord, BreakerStore, MemoryBreakerStore
+from resilience._breaker.permit import BreakerListener
 from resilience._call import Call, Handler
 from resilience._classify import classify
 from resilience._clock import Clock, FakeClock, SystemClock
@@ -41,6 +40,7 @@ from resilience._limiter import Limit, RateLimiter
 from resilience._pipeline import Middleware, Pipeline
 from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._retry import Retry, RetryBudget
+from resilience._store.breaker import BreakerRecord, BreakerStore, MemoryBreakerStore
 
 __all__ = [
     "AttemptEnded",

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from resilience._breaker_store import BreakerRecord, BreakerStore, MemoryBreakerStore
-from resilience._limiter.store import Grant, LimiterStore, MemoryStore, Rates
+from resilience._store.breaker import BreakerRecord, BreakerStore, MemoryBreakerStore
+from resilience._store.limiter import Grant, LimiterStore, MemoryStore, Rates
 
 if TYPE_CHECKING:
-    from resilience._redis_store import RedisStore
+    from resilience._redis.store import RedisStore
 
 __all__ = [
     "BreakerRecord",
@@ -40,7 +40,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "RedisStore":
-        from resilience._redis_store import RedisStore
+        from resilience._redis.store import RedisStore
 
         return RedisStore
     raise AttributeError(f"module 'resilience.store' has no attribute {name!r}")

@@ -8,8 +8,8 @@
 - :mod:`.queue`: the waiting calls of a key, for turns and for slots;
 - :mod:`.feedback`: answers in (usage, headers, 429s), adjustments out;
 - :mod:`.permit`: one admitted call, settled exactly once;
-- :mod:`.buckets`, :mod:`.store`, :mod:`.bucket`: the bucket state, its
-  store interface and the GCRA arithmetic;
+- :mod:`.buckets`: the key's bucket state, in the store
+  (:mod:`resilience._store`, which also holds the GCRA arithmetic);
 - :mod:`.adaptive`: the request rate learned from throttles (CUBIC).
 """
 
@@ -18,7 +18,7 @@ from resilience._limiter.limit import KeyStatus, Limit
 from resilience._limiter.limiter import RateLimiter
 from resilience._limiter.permit import Permit
 from resilience._limiter.queue import LOCAL, SPILLED
-from resilience._limiter.store import Grant, LimiterStore, MemoryStore, Rates
+from resilience._store.limiter import Grant, LimiterStore, MemoryStore, Rates
 
 __all__ = [
     "LOCAL",

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from resilience._limiter.store import Grant, LimiterStore, MemoryStore, Rates
+from resilience._store.limiter import Grant, LimiterStore, MemoryStore, Rates
 
 __all__ = ["Buckets"]
 

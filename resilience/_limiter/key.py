@@ -12,7 +12,7 @@ from resilience._limiter.feedback import Feedback, Verdict
 from resilience._limiter.limit import KeyStatus, Limit
 from resilience._limiter.pace import Pace
 from resilience._limiter.queue import KeyQueue
-from resilience._limiter.store import LimiterStore
+from resilience._store.limiter import LimiterStore
 
 __all__ = ["Key"]
 

@@ -42,7 +42,7 @@ from resilience._limiter.key import Key
 from resilience._limiter.limit import KeyStatus, Limit
 from resilience._limiter.permit import Permit
 from resilience._limiter.policy import Admission
-from resilience._limiter.store import LimiterStore, MemoryStore
+from resilience._store.limiter import LimiterStore, MemoryStore
 from resilience._stream import on_stream_end
 from resilience._usage import usage_of
 from resilience._validate import number

@@ -26,7 +26,7 @@ from resilience._events import Event, RateLimitWait
 from resilience._failure import Failure, Kind
 from resilience._limiter.buckets import Buckets
 from resilience._limiter.pace import Pace
-from resilience._limiter.store import Grant
+from resilience._store.limiter import Grant
 
 __all__ = ["LOCAL", "MAX_LATE", "SPILLED", "KeyQueue", "Waiter", "refusal"]
 

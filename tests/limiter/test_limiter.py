@@ -25,7 +25,7 @@ from resilience import (
 )
 from resilience._limiter import Limit, RateLimiter
 from resilience._limiter.pace import TOKEN_SPAN
-from resilience._limiter.store import MemoryStore
+from resilience._store.limiter import MemoryStore
 from resilience._stream import PeekedStream
 
 GPT = Call("openai", "gpt-4o")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from resilience._clock import FakeClock
-from resilience._redis_store import RedisStore
+from resilience._redis.store import RedisStore
 
 __all__ = ["reconnect", "redis_warnings", "until"]
 

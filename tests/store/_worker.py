@@ -22,7 +22,7 @@ from resilience._errors import CircuitOpenError
 from resilience._failure import Failure, Kind
 from resilience._limiter import Limit, RateLimiter
 from resilience._pipeline import Pipeline
-from resilience._redis_store import RedisStore
+from resilience._redis.store import RedisStore
 
 LOAD = Call(provider="fake", model="m1")
 TRIP = Call(provider="other", model="m2")

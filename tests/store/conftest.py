@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from resilience._redis_store import RedisStore
+from resilience._redis.store import RedisStore
 from tests.store._redis import RedisServer, redis_server_path
 
 

@@ -20,9 +20,9 @@ from resilience._call import Call
 from resilience._clock import FakeClock
 from resilience._errors import CircuitOpenError
 from resilience._failure import Failure, Kind
-from resilience._limiter.store import Rates
-from resilience._redis_scripts import BRK_SAVE
-from resilience._redis_store import RedisStore
+from resilience._redis.scripts import BRK_SAVE
+from resilience._redis.store import RedisStore
+from resilience._store.limiter import Rates
 from tests.store._redis import RedisServer
 from tests.store._support import reconnect, until
 

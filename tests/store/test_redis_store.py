@@ -25,10 +25,10 @@ from resilience._clock import FakeClock
 from resilience._errors import ConfigError
 from resilience._failure import Failure, Kind
 from resilience._limiter import Limit, RateLimiter
-from resilience._limiter.bucket import MAX_DEBT
-from resilience._limiter.store import MemoryStore, Rates
-from resilience._redis_scripts import LIM_RESERVE
-from resilience._redis_store import RedisStore
+from resilience._redis.scripts import LIM_RESERVE
+from resilience._redis.store import RedisStore
+from resilience._store.gcra import MAX_DEBT
+from resilience._store.limiter import MemoryStore, Rates
 from resilience.store import BreakerStore, LimiterStore
 from tests.store._redis import RedisServer
 from tests.store._support import reconnect, redis_warnings, until

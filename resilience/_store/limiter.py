@@ -4,12 +4,12 @@ The limiter keeps its queues, timers, concurrency slots and learned rates in
 the process; only the bucket state goes through a :class:`LimiterStore`, so
 that several processes can share one provider limit through a store such as
 Redis. Per key that state is four floats: the requests ``tat``, the tokens
-``tat`` and refund ``shift`` (see :mod:`resilience._limiter.bucket`), and the pushback
+``tat`` and refund ``shift`` (see :mod:`resilience._store.gcra`), and the pushback
 ``hold`` (no call starts before it).
 
 Every method is one atomic read-modify-write of one key, so a Redis
 implementation can make each of them a single Lua script call mirroring the
-functions of :mod:`resilience._limiter.bucket`. Rates travel with each call (the
+functions of :mod:`resilience._store.gcra`. Rates travel with each call (the
 limiter owns configuration and learning; the store owns only state). Times
 are the caller's clock readings (``now``): a shared store needs the callers to
 share a clock, which a Redis store gets by using the server's ``TIME``.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from resilience._limiter import bucket as _bucket
+from resilience._store import gcra as _bucket
 
 __all__ = ["Grant", "LimiterStore", "MemoryStore", "Rates"]
 

@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resilience._limiter import bucket as _bucket
-from resilience._limiter.store import MemoryStore, Rates
+from resilience._store import gcra as _bucket
+from resilience._store.limiter import MemoryStore, Rates
 
 
 def test_fit_time_paces_one_unit_per_interval_with_capacity_one() -> None:

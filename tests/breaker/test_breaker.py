@@ -25,7 +25,7 @@ from resilience import (
     ProviderError,
 )
 from resilience._breaker import CircuitBreaker
-from resilience._breaker_store import BreakerRecord, MemoryBreakerStore
+from resilience._store.breaker import BreakerRecord, MemoryBreakerStore
 
 CALL = Call(provider="openai", model="gpt-4o")
 OTHER = Call(provider="openai", model="gpt-4o-mini")

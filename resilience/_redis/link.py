@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from resilience._clock import Clock
 from resilience._context import clock_of
-from resilience._redis_scripts import Script
+from resilience._redis.scripts import Script
 
 __all__ = ["RedisLink", "RedisUnavailable", "cancel_all"]
 

@@ -1,6 +1,6 @@
 """The Lua scripts of the Redis store: one atomic call per store operation.
 
-The limiter scripts mirror :mod:`resilience._limiter.bucket` function for function
+The limiter scripts mirror :mod:`resilience._store.gcra` function for function
 (``fit_time``, ``admit``, ``charge``, ``refund``, ``sync_remaining``), so a
 bucket in Redis behaves exactly like one in :class:`MemoryStore`. Every script
 reads the server's ``TIME``: all processes then measure one bucket on one

@@ -1,7 +1,7 @@
 """CircuitBreaker: stop sending calls to a target that is down.
 
 pybreaker's state machine (closed -> open -> half-open -> closed) and its
-storage contract (see :mod:`resilience._breaker_store`), made for asyncio
+storage contract (see :mod:`resilience._store.breaker`), made for asyncio
 and LLM traffic:
 
 - Keys: one breaker per ``provider/model`` and one per ``provider``. A dead
@@ -37,8 +37,15 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from resilience._breaker_permit import BreakerListener, Entries, Permit
-from resilience._breaker_store import (
+from resilience._breaker.permit import BreakerListener, Entries, Permit
+from resilience._call import Call, Handler
+from resilience._clock import Clock
+from resilience._context import clock_of, current_attempt, current_run, emit
+from resilience._errors import CircuitOpenError, ConfigError, ProviderError
+from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
+from resilience._failure import Failure
+from resilience._rolling import RollingCounts
+from resilience._store.breaker import (
     STATE_CLOSED,
     STATE_HALF_OPEN,
     STATE_OPEN,
@@ -47,13 +54,6 @@ from resilience._breaker_store import (
     BreakerStore,
     MemoryBreakerStore,
 )
-from resilience._call import Call, Handler
-from resilience._clock import Clock
-from resilience._context import clock_of, current_attempt, current_run, emit
-from resilience._errors import CircuitOpenError, ConfigError, ProviderError
-from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
-from resilience._failure import Failure
-from resilience._rolling import RollingCounts
 from resilience._validate import number
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]

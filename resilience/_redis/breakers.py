@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redis.exceptions import RedisError
 
-from resilience._breaker_store import STATE_CLOSED, STATE_OPEN, STATES, BreakerRecord
 from resilience._clock import Clock
 from resilience._context import clock_of
-from resilience._redis_link import RedisUnavailable, cancel_all
-from resilience._redis_scripts import BRK_READ, BRK_SAVE
+from resilience._redis.link import RedisUnavailable, cancel_all
+from resilience._redis.scripts import BRK_READ, BRK_SAVE
+from resilience._store.breaker import STATE_CLOSED, STATE_OPEN, STATES, BreakerRecord
 
 if TYPE_CHECKING:
-    from resilience._redis_store import RedisStore
+    from resilience._redis.store import RedisStore
 
 __all__ = ["RedisBreakers"]
 

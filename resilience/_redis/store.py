@@ -2,13 +2,13 @@
 
 One store serves a :class:`RateLimiter` (``store=``) and a
 :class:`CircuitBreaker` (``store=``) at once. Each limiter operation is one
-``EVALSHA`` of a script from :mod:`resilience._redis_scripts` (``EVAL`` when
+``EVALSHA`` of a script from :mod:`resilience._redis.scripts` (``EVAL`` when
 the server lost its script cache), so an admission costs one round trip and
 N processes draw on one bucket. Breaker state is cached per process and kept
-fresh by pub/sub plus a periodic read (see :mod:`resilience._redis_breaker`).
+fresh by pub/sub plus a periodic read (see :mod:`resilience._redis.breakers`).
 
 Redis is never on the critical path of a call (see
-:mod:`resilience._redis_link`): every operation has a short timeout, and
+:mod:`resilience._redis.link`): every operation has a short timeout, and
 when one fails the store logs one warning, serves from local state (the
 limiter at ``local_share`` of each limit, the breaker on its own counts),
 probes Redis in the background with backoff on the injected clock, and
@@ -24,15 +24,15 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
-from resilience._breaker_store import BreakerRecord
 from resilience._clock import Clock
 from resilience._context import clock_of
 from resilience._errors import ConfigError
-from resilience._limiter import bucket as _bucket
-from resilience._limiter.store import Grant, MemoryStore, Rates
-from resilience._redis_breaker import RedisBreakers
-from resilience._redis_link import RedisLink, RedisUnavailable
-from resilience._redis_scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC
+from resilience._redis.breakers import RedisBreakers
+from resilience._redis.link import RedisLink, RedisUnavailable
+from resilience._redis.scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC
+from resilience._store import gcra as _bucket
+from resilience._store.breaker import BreakerRecord
+from resilience._store.limiter import Grant, MemoryStore, Rates
 from resilience._validate import number
 
 __all__ = ["RedisStore"]
