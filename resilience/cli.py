@@ -11,9 +11,9 @@ __all__ = ["main"]
 
 # Each subcommand lives in its own module with add_arguments(parser) and run(args) -> int.
 _COMMANDS = {
-    "explain": ("resilience._cmd_explain", "classify a status code or error response"),
-    "fake-provider": ("resilience._cmd_fake", "serve a fake OpenAI/Anthropic provider"),
-    "simulate": ("resilience._cmd_simulate", "run failure-shaped traffic through a pipeline"),
+    "explain": ("resilience._cli.explain", "classify a status code or error response"),
+    "fake-provider": ("resilience._cli.fake_provider", "serve a fake OpenAI/Anthropic provider"),
+    "simulate": ("resilience._cli.simulate_cmd", "run failure-shaped traffic through a pipeline"),
 }
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from resilience._cmd_explain import add_arguments, run
+from resilience._cli.explain import add_arguments, run
 from resilience.cli import main
 
 FIELDS = ("kind", "bucket", "retryable", "failover", "retry_after", "code", "hint")

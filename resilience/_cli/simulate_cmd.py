@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         import rich  # noqa: F401
     except ImportError as exc:
         return _missing(exc)
-    from resilience._simulate import SimulationConfig
+    from resilience._cli.simulate import SimulationConfig
 
     try:
         config = SimulationConfig(
@@ -88,8 +88,8 @@ async def _main(config: Any, *, as_json: bool) -> dict[str, Any]:
     from rich.console import Console
     from rich.live import Live
 
-    from resilience._simulate import simulate
-    from resilience._simulate_view import live_panel, result_tables
+    from resilience._cli.simulate import simulate
+    from resilience._cli.simulate_view import live_panel, result_tables
 
     err = Console(stderr=True)
     out = Console()

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from resilience import cli
-from resilience._cmd_fake import _line, _serve, add_arguments
+from resilience._cli.fake_provider import _line, _serve, add_arguments
 
 
 def _args(*argv: str) -> argparse.Namespace:

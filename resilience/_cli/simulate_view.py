@@ -11,7 +11,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from resilience._simulate_report import bucket_rows, comparison_rows
+from resilience._cli.simulate_report import bucket_rows, comparison_rows
 
 __all__ = ["live_panel", "result_tables"]
 

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from resilience import cli
+from resilience._cli.simulate import SimulationConfig
+from resilience._cli.simulate_report import Tally, percentile, summarize
+from resilience._cli.simulate_workload import DEFAULT_PROVIDERS, Workload
 from resilience._errors import ConfigError, ProviderError
 from resilience._events import AttemptEnded, CallEnded, FallbackHop, RetryScheduled
 from resilience._failure import Failure, Kind
-from resilience._simulate import SimulationConfig
-from resilience._simulate_report import Tally, percentile, summarize
-from resilience._simulate_workload import DEFAULT_PROVIDERS, Workload
 
 KEYS = {
     "calls",
@@ -142,8 +142,8 @@ def test_cli_rejects_bad_settings_with_exit_code_2(capsys: pytest.CaptureFixture
 
 def test_a_call_every_breaker_refused_is_labelled_circuit_open() -> None:
     """Not 'unknown': the failed-calls table says why nothing was sent."""
+    from resilience._cli.simulate_report import CIRCUIT_OPEN, bucket_of_error
     from resilience._errors import CircuitOpenError, FallbackExhausted
-    from resilience._simulate_report import CIRCUIT_OPEN, bucket_of_error
 
     refused = FallbackExhausted([("a/m", CircuitOpenError("a")), ("b/m", CircuitOpenError("b"))])
     assert bucket_of_error(refused) == CIRCUIT_OPEN

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from resilience._adapter_kit import WatchedStream
 from resilience._call import Call
-from resilience._context import AttemptState, report
-from resilience._pipeline import Pipeline
-from resilience._simulate_workload import (
+from resilience._cli.simulate_workload import (
     ProviderSpec,
     Step,
     Task,
@@ -27,9 +25,11 @@ from resilience._simulate_workload import (
     openai_params,
     usage_from_chunk,
 )
+from resilience._context import AttemptState, report
+from resilience._pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from resilience._simulate import SimulationConfig
+    from resilience._cli.simulate import SimulationConfig
 
 __all__ = ["Sender", "baseline_sender", "fake_providers", "pipeline_sender", "sdk_client"]
 

@@ -28,20 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resilience._breaker import CircuitBreaker
-from resilience._errors import ConfigError
-from resilience._fallback import Fallback
-from resilience._limiter import Limit, RateLimiter
-from resilience._pipeline import Pipeline
-from resilience._retry import Retry
-from resilience._simulate_report import Tally, summarize
-from resilience._simulate_sdk import (
+from resilience._cli.simulate_report import Tally, summarize
+from resilience._cli.simulate_sdk import (
     Sender,
     baseline_sender,
     fake_providers,
     pipeline_sender,
     sdk_client,
 )
-from resilience._simulate_workload import (
+from resilience._cli.simulate_workload import (
     CURRENT_TRACE,
     DEFAULT_PROVIDERS,
     ProviderSpec,
@@ -50,6 +45,11 @@ from resilience._simulate_workload import (
     Trace,
     Workload,
 )
+from resilience._errors import ConfigError
+from resilience._fallback import Fallback
+from resilience._limiter import Limit, RateLimiter
+from resilience._pipeline import Pipeline
+from resilience._retry import Retry
 
 __all__ = ["SimulationConfig", "build_pipeline", "simulate"]
 
