@@ -26,21 +26,22 @@ try:
     from langchain_core.utils.function_calling import convert_to_openai_tool
     from pydantic import ConfigDict, PrivateAttr, ValidationError, model_validator
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
-from resilience._adapter_kit import (
+from resilience._core.call import Call
+from resilience._core.context import AttemptState, report
+from resilience._core.errors import ConfigError
+from resilience._core.pipeline import Pipeline
+
+from ._kit import (
     WatchedStream,
     as_int,
     default_pipeline,
     estimate_tokens,
     set_usage,
 )
-from resilience._call import Call
-from resilience._context import AttemptState, report
-from resilience._errors import ConfigError
-from resilience._pipeline import Pipeline
 
 __all__ = ["ResilientChatModel", "target_of", "without_retries"]
 

@@ -27,17 +27,18 @@ try:
     import aiohttp
     from aiohttp import ClientRequest, ClientResponse
 except ImportError as exc:  # pragma: no cover - aiohttp is a core dependency
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("aiohttp", "aiohttp")) from exc
 
-from resilience._adapter_kit import as_int, default_pipeline, estimate_tokens
-from resilience._call import Call
-from resilience._classify import classify
-from resilience._context import report
-from resilience._errors import ConfigError, ProviderError, ResilienceError
-from resilience._failure import Failure
-from resilience._pipeline import Pipeline
+from resilience._classify.classify import classify
+from resilience._classify.failure import Failure
+from resilience._core.call import Call
+from resilience._core.context import report
+from resilience._core.errors import ConfigError, ProviderError, ResilienceError
+from resilience._core.pipeline import Pipeline
+
+from ._kit import as_int, default_pipeline, estimate_tokens
 
 __all__ = ["KNOWN_HOSTS", "SUPPORTED", "FailedResponse", "ResilienceMiddleware"]
 

@@ -20,11 +20,16 @@ from typing import Any
 try:
     import anthropic
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("anthropic", "anthropic")) from exc
 
-from resilience._adapter_kit import (
+from resilience._core.call import Call
+from resilience._core.context import AttemptState, report
+from resilience._core.errors import ConfigError
+from resilience._core.pipeline import Pipeline
+
+from ._kit import (
     ResilientClient,
     ResilientStream,
     WatchedStream,
@@ -32,10 +37,6 @@ from resilience._adapter_kit import (
     estimate_tokens,
     parsed,
 )
-from resilience._call import Call
-from resilience._context import AttemptState, report
-from resilience._errors import ConfigError
-from resilience._pipeline import Pipeline
 
 __all__ = ["SUPPORTED", "ResilientAsyncAnthropic", "resilient"]
 

@@ -26,23 +26,23 @@ try:
     from langchain_core.callbacks import AsyncCallbackHandler
     from langchain_core.rate_limiters import BaseRateLimiter
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
-from resilience.adapters._langchain_model import (  # type: ignore[import-not-found]
+from resilience._classify.classify import classify
+from resilience._core.call import Call
+from resilience._core.clock import Clock
+from resilience._core.errors import ConfigError, ResilienceError
+from resilience._core.guard import Guard, Ticket
+from resilience._core.pipeline import Pipeline
+
+from ._kit import as_int, estimate_tokens
+from ._langchain_model import (
     ResilientChatModel,
     target_of,
     without_retries,
 )
-
-from resilience._adapter_kit import as_int, estimate_tokens
-from resilience._call import Call
-from resilience._classify import classify
-from resilience._clock import Clock
-from resilience._errors import ConfigError, ResilienceError
-from resilience._guard import Guard, Ticket
-from resilience._pipeline import Pipeline
 
 __all__ = [
     "SUPPORTED",

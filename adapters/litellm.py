@@ -37,11 +37,19 @@ try:
     import litellm
     from litellm.integrations.custom_logger import CustomLogger
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("litellm", "litellm")) from exc
 
-from resilience._adapter_kit import (
+from resilience._classify.classify import classify
+from resilience._core.call import Call
+from resilience._core.clock import Clock
+from resilience._core.context import AttemptState, report
+from resilience._core.errors import ConfigError, ResilienceError
+from resilience._core.guard import Guard, Ticket
+from resilience._core.pipeline import Pipeline
+
+from ._kit import (
     ResilientStream,
     WatchedStream,
     as_int,
@@ -49,13 +57,6 @@ from resilience._adapter_kit import (
     estimate_tokens,
     set_usage,
 )
-from resilience._call import Call
-from resilience._classify import classify
-from resilience._clock import Clock
-from resilience._context import AttemptState, report
-from resilience._errors import ConfigError, ResilienceError
-from resilience._guard import Guard, Ticket
-from resilience._pipeline import Pipeline
 
 __all__ = ["SUPPORTED", "ResilienceCallback", "ResilientLiteLLM", "split_model"]
 

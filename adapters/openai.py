@@ -20,11 +20,16 @@ from typing import Any
 try:
     import openai
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    from resilience._adapter_kit import missing_host
+    from ._kit import missing_host
 
     raise ImportError(missing_host("openai", "openai")) from exc
 
-from resilience._adapter_kit import (
+from resilience._core.call import Call
+from resilience._core.context import AttemptState, report
+from resilience._core.errors import ConfigError
+from resilience._core.pipeline import Pipeline
+
+from ._kit import (
     ResilientClient,
     ResilientStream,
     WatchedStream,
@@ -33,10 +38,6 @@ from resilience._adapter_kit import (
     parsed,
     set_usage,
 )
-from resilience._call import Call
-from resilience._context import AttemptState, report
-from resilience._errors import ConfigError
-from resilience._pipeline import Pipeline
 
 __all__ = ["SUPPORTED", "ResilientAsyncOpenAI", "resilient"]
 

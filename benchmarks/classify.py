@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import emit
-from resilience._classify import STATUS_KINDS, classify
-from resilience._failure import Failure, Kind
-from tests.classify_cases import CASES
+from resilience._classify.classify import STATUS_KINDS, classify
+from resilience._classify.failure import Failure, Kind
+from tests.classify.cases import CASES
 
 NOW = 1_700_000_000.0
 

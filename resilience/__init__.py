@@ -7,11 +7,13 @@ classified into a :class:`Failure` of a :class:`Kind` and a :class:`Bucket`.
 
 from resilience._breaker import CircuitBreaker
 from resilience._breaker.permit import BreakerListener
-from resilience._call import Call, Handler
-from resilience._classify import classify
-from resilience._clock import Clock, FakeClock, SystemClock
-from resilience._context import current_attempt, current_run, report
-from resilience._errors import (
+from resilience._classify.classify import classify
+from resilience._classify.failure import Bucket, Failure, Kind
+from resilience._classify.headers import RateLimitInfo, parse_ratelimit_headers
+from resilience._core.call import Call, Handler
+from resilience._core.clock import Clock, FakeClock, SystemClock
+from resilience._core.context import current_attempt, current_run, report
+from resilience._core.errors import (
     CircuitOpenError,
     ConfigError,
     DeadlineExceeded,
@@ -19,7 +21,7 @@ from resilience._errors import (
     ProviderError,
     ResilienceError,
 )
-from resilience._events import (
+from resilience._core.events import (
     AttemptEnded,
     AttemptStarted,
     BreakerReject,
@@ -33,12 +35,10 @@ from resilience._events import (
     RateLimitWait,
     RetryScheduled,
 )
-from resilience._failure import Bucket, Failure, Kind
+from resilience._core.guard import Guard, Ticket
+from resilience._core.pipeline import Middleware, Pipeline
 from resilience._fallback import ContextWindows, Fallback
-from resilience._guard import Guard, Ticket
 from resilience._limiter import Limit, RateLimiter
-from resilience._pipeline import Middleware, Pipeline
-from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._retry import Retry, RetryBudget
 from resilience._store.breaker import BreakerRecord, BreakerStore, MemoryBreakerStore
 

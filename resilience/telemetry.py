@@ -32,8 +32,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
-from resilience._errors import ConfigError
-from resilience._events import (
+from resilience._core.errors import ConfigError
+from resilience._core.events import (
     AttemptEnded,
     AttemptStarted,
     BreakerReject,
@@ -46,8 +46,8 @@ from resilience._events import (
     RateLimitWait,
     RetryScheduled,
 )
-from resilience._otel_metrics import Instruments
-from resilience._otel_spans import (
+from resilience._otel.metrics import Instruments
+from resilience._otel.spans import (
     BUCKET,
     KIND,
     RETRY_AFTER,

@@ -38,13 +38,20 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from resilience._breaker.permit import BreakerListener, Entries, Permit
-from resilience._call import Call, Handler
-from resilience._clock import Clock
-from resilience._context import clock_of, current_attempt, current_run, emit
-from resilience._errors import CircuitOpenError, ConfigError, ProviderError
-from resilience._events import BreakerReject, BreakerStateChange, Event, Subscriber, as_callback
-from resilience._failure import Failure
-from resilience._rolling import RollingCounts
+from resilience._classify.failure import Failure
+from resilience._core.call import Call, Handler
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of, current_attempt, current_run, emit
+from resilience._core.errors import CircuitOpenError, ConfigError, ProviderError
+from resilience._core.events import (
+    BreakerReject,
+    BreakerStateChange,
+    Event,
+    Subscriber,
+    as_callback,
+)
+from resilience._core.rolling import RollingCounts
+from resilience._core.validate import number
 from resilience._store.breaker import (
     STATE_CLOSED,
     STATE_HALF_OPEN,
@@ -54,7 +61,6 @@ from resilience._store.breaker import (
     BreakerStore,
     MemoryBreakerStore,
 )
-from resilience._validate import number
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
 

@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from resilience._classify import classify
-from resilience._failure import Failure
+from resilience._classify.classify import classify
+from resilience._classify.failure import Failure
 
 __all__ = ["add_arguments", "explain", "run"]
 

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from collections.abc import Mapping
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

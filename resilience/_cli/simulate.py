@@ -45,10 +45,10 @@ from resilience._cli.simulate_workload import (
     Trace,
     Workload,
 )
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
+from resilience._core.pipeline import Pipeline
 from resilience._fallback import Fallback
 from resilience._limiter import Limit, RateLimiter
-from resilience._pipeline import Pipeline
 from resilience._retry import Retry
 
 __all__ = ["SimulationConfig", "build_pipeline", "simulate"]

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 __all__ = ["add_arguments", "run"]
 

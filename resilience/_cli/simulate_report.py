@@ -14,15 +14,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from resilience._classify import classify
-from resilience._context import LOCAL_HOLD, SPILLED
-from resilience._errors import (
+from resilience._classify.classify import classify
+from resilience._classify.failure import Bucket
+from resilience._core.context import LOCAL_HOLD, SPILLED
+from resilience._core.errors import (
     CircuitOpenError,
     FallbackExhausted,
     ProviderError,
     ResilienceError,
 )
-from resilience._events import (
+from resilience._core.events import (
     AttemptEnded,
     BreakerReject,
     BreakerStateChange,
@@ -33,7 +34,6 @@ from resilience._events import (
     RateLimitWait,
     RetryScheduled,
 )
-from resilience._failure import Bucket
 
 __all__ = ["ACTIONS", "CIRCUIT_OPEN", "Tally", "bucket_of_error", "percentile", "summarize"]
 

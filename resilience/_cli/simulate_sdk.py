@@ -12,8 +12,6 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from resilience._adapter_kit import WatchedStream
-from resilience._call import Call
 from resilience._cli.simulate_workload import (
     ProviderSpec,
     Step,
@@ -25,8 +23,10 @@ from resilience._cli.simulate_workload import (
     openai_params,
     usage_from_chunk,
 )
-from resilience._context import AttemptState, report
-from resilience._pipeline import Pipeline
+from resilience._core.call import Call
+from resilience._core.context import AttemptState, report
+from resilience._core.pipeline import Pipeline
+from resilience._core.stream import WatchedStream
 
 if TYPE_CHECKING:
     from resilience._cli.simulate import SimulationConfig

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience._call import Call
+from resilience._core.call import Call
 
 __all__ = [
     "DEFAULT_PROVIDERS",

@@ -6,7 +6,7 @@ What happens depends on the kind of failure:
   missing model) and ``CircuitOpenError`` move to the next target at once;
   a target whose breaker is open costs no request.
 - ``context_length``: only targets with a larger context window than the
-  model that refused are tried (see :class:`~resilience._models.ContextWindows`);
+  model that refused are tried (see :class:`~resilience._fallback.windows.ContextWindows`);
   the others are skipped without a request.
 - ``unsupported_feature``: the same target again without the offending
   feature (``tools``, ``json``, ``stream``, ...), and the model is
@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from resilience._call import Call, Handler
-from resilience._clock import Clock
-from resilience._context import (
+from resilience._classify.failure import Failure, Kind
+from resilience._core.call import Call, Handler
+from resilience._core.clock import Clock
+from resilience._core.context import (
     NO_ALTERNATIVES,
     SPILLED,
     RunContext,
@@ -35,15 +36,14 @@ from resilience._context import (
     current_run,
     emit,
 )
-from resilience._errors import (
+from resilience._core.errors import (
     CircuitOpenError,
     ConfigError,
     DeadlineExceeded,
     FallbackExhausted,
     ProviderError,
 )
-from resilience._events import Degraded, Event, FallbackHop, Subscriber, as_callback
-from resilience._failure import Failure, Kind
+from resilience._core.events import Degraded, Event, FallbackHop, Subscriber, as_callback
 from resilience._fallback.windows import ContextWindows
 
 __all__ = ["Fallback", "Target"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 __all__ = ["BUILTIN_CONTEXT_WINDOWS", "ContextWindows"]
 

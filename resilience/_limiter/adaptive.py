@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 __all__ = ["AdaptiveRate"]
 

@@ -29,13 +29,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from resilience._clock import Clock, TimerHandle
-from resilience._failure import Failure, Kind
+from resilience._classify.failure import Failure, Kind
+from resilience._classify.headers import RateLimitInfo, parse_ratelimit_headers
+from resilience._core.clock import Clock, TimerHandle
 from resilience._limiter.buckets import Buckets
 from resilience._limiter.pace import Pace
 from resilience._limiter.queue import LOCAL, SPILLED, KeyQueue
 from resilience._limiter.window import PACE_WINDOW_MAX
-from resilience._ratelimit_headers import RateLimitInfo, parse_ratelimit_headers
 
 __all__ = ["MAX_HOLD", "PROBE_DOUBLING", "PROBE_MAX", "PROBE_WAIT", "SLACK", "Feedback"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from resilience._events import Event
+from resilience._core.events import Event
 from resilience._limiter.adaptive import AdaptiveRate
 from resilience._limiter.buckets import Buckets
 from resilience._limiter.feedback import Feedback, Verdict

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 __all__ = ["KeyStatus", "Limit"]
 

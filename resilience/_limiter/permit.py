@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from resilience._call import Call
-from resilience._clock import Clock
-from resilience._context import AttemptState
-from resilience._failure import Failure
+from resilience._classify.failure import Failure
+from resilience._core.call import Call
+from resilience._core.clock import Clock
+from resilience._core.context import AttemptState
+from resilience._core.usage import usage_of
 from resilience._limiter.key import Key
-from resilience._usage import usage_of
 
 __all__ = ["Permit"]
 

@@ -17,9 +17,9 @@ import math
 from collections.abc import Callable
 from itertools import islice
 
-from resilience._call import Call
-from resilience._context import RunContext
-from resilience._errors import ProviderError
+from resilience._core.call import Call
+from resilience._core.context import RunContext
+from resilience._core.errors import ProviderError
 from resilience._limiter.queue import SPILLED, Waiter, refusal
 
 __all__ = ["Admission"]

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redis.exceptions import RedisError
 
-from resilience._clock import Clock
-from resilience._context import clock_of
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of
 from resilience._redis.link import RedisUnavailable, cancel_all
 from resilience._redis.scripts import BRK_READ, BRK_SAVE
 from resilience._store.breaker import STATE_CLOSED, STATE_OPEN, STATES, BreakerRecord

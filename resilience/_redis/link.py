@@ -21,8 +21,8 @@ from typing import Any
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from resilience._clock import Clock
-from resilience._context import clock_of
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of
 from resilience._redis.scripts import Script
 
 __all__ = ["RedisLink", "RedisUnavailable", "cancel_all"]

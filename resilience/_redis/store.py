@@ -24,16 +24,16 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
-from resilience._clock import Clock
-from resilience._context import clock_of
-from resilience._errors import ConfigError
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of
+from resilience._core.errors import ConfigError
+from resilience._core.validate import number
 from resilience._redis.breakers import RedisBreakers
 from resilience._redis.link import RedisLink, RedisUnavailable
 from resilience._redis.scripts import LIM_ADJUST, LIM_HOLD, LIM_RESERVE, LIM_SYNC
 from resilience._store import gcra as _bucket
 from resilience._store.breaker import BreakerRecord
 from resilience._store.limiter import Grant, MemoryStore, Rates
-from resilience._validate import number
 
 __all__ = ["RedisStore"]
 

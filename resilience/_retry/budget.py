@@ -10,10 +10,10 @@ retries may reach ``ratio`` of the calls made plus a small floor of
 
 from __future__ import annotations
 
-from resilience._clock import Clock
-from resilience._context import clock_of
-from resilience._rolling import RollingCounts
-from resilience._validate import number
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of
+from resilience._core.rolling import RollingCounts
+from resilience._core.validate import number
 
 __all__ = ["RetryBudget"]
 

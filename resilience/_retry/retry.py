@@ -15,7 +15,7 @@
 - A wait that would end past the call's deadline is not started: the last
   error is raised at once, so an outer :class:`~resilience.Fallback` can use
   the time left on another target.
-- A :class:`~resilience._budget.RetryBudget` per provider caps retries at a
+- A :class:`~resilience._retry.budget.RetryBudget` per provider caps retries at a
   share of the calls, so retries cannot multiply the load of an outage.
 - A hung attempt: for a call with a deadline, each attempt gets by default
   an equal share of the time left with the targets still to try, so a
@@ -33,14 +33,14 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from resilience._call import Call, Handler
-from resilience._clock import Clock
-from resilience._context import AttemptState, RunContext, clock_of, current_run, emit
-from resilience._errors import ConfigError, DeadlineExceeded, ProviderError
-from resilience._events import Event, RetryScheduled, Subscriber, as_callback
-from resilience._failure import Failure, Kind
+from resilience._classify.failure import Failure, Kind
+from resilience._core.call import Call, Handler
+from resilience._core.clock import Clock
+from resilience._core.context import AttemptState, RunContext, clock_of, current_run, emit
+from resilience._core.errors import ConfigError, DeadlineExceeded, ProviderError
+from resilience._core.events import Event, RetryScheduled, Subscriber, as_callback
+from resilience._core.validate import number
 from resilience._retry.budget import RetryBudget
-from resilience._validate import number
 
 __all__ = ["JITTERS", "SPLIT", "Retry"]
 

@@ -5,7 +5,7 @@ and Anthropic messages wire formats, rate-limits like those providers and inject
 their failures, so real SDKs can be tested against it by base URL alone.
 """
 
-from resilience._clock import FakeClock
+from resilience._core.clock import FakeClock
 from resilience.testing._fake_provider import FakeProvider
 from resilience.testing._profiles import Outage, Profile
 from resilience.testing._records import RequestRecord

@@ -16,9 +16,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from resilience._clock import Clock
-from resilience._context import clock_of
-from resilience._errors import ConfigError
+from resilience._core.clock import Clock
+from resilience._core.context import clock_of
+from resilience._core.errors import ConfigError
 from resilience.testing import _wire_anthropic as wa
 from resilience.testing import _wire_errors as we
 from resilience.testing import _wire_openai as wo

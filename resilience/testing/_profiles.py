@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 
 __all__ = ["SPECIAL_OUTCOMES", "Outage", "Outcome", "Profile"]
 

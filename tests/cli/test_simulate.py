@@ -8,12 +8,12 @@ import json
 import pytest
 
 from resilience import cli
+from resilience._classify.failure import Failure, Kind
 from resilience._cli.simulate import SimulationConfig
 from resilience._cli.simulate_report import Tally, percentile, summarize
 from resilience._cli.simulate_workload import DEFAULT_PROVIDERS, Workload
-from resilience._errors import ConfigError, ProviderError
-from resilience._events import AttemptEnded, CallEnded, FallbackHop, RetryScheduled
-from resilience._failure import Failure, Kind
+from resilience._core.errors import ConfigError, ProviderError
+from resilience._core.events import AttemptEnded, CallEnded, FallbackHop, RetryScheduled
 
 KEYS = {
     "calls",
@@ -62,7 +62,7 @@ def test_simulate_json_last_line_has_both_sides_and_the_pipeline_fails_fewer_cal
 def test_tally_attributes_each_provider_error_to_what_handled_it() -> None:
     """A 503 followed by a retry, then a 503 followed by a fallback hop, then a
     400 that reached the caller: each bucket gets the action that followed it."""
-    from resilience._call import Call
+    from resilience._core.call import Call
 
     call = Call("openai", "gpt-4o-mini")
     tally = Tally("pipeline")
@@ -143,7 +143,7 @@ def test_cli_rejects_bad_settings_with_exit_code_2(capsys: pytest.CaptureFixture
 def test_a_call_every_breaker_refused_is_labelled_circuit_open() -> None:
     """Not 'unknown': the failed-calls table says why nothing was sent."""
     from resilience._cli.simulate_report import CIRCUIT_OPEN, bucket_of_error
-    from resilience._errors import CircuitOpenError, FallbackExhausted
+    from resilience._core.errors import CircuitOpenError, FallbackExhausted
 
     refused = FallbackExhausted([("a/m", CircuitOpenError("a")), ("b/m", CircuitOpenError("b"))])
     assert bucket_of_error(refused) == CIRCUIT_OPEN

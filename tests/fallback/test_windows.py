@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 from resilience._fallback import BUILTIN_CONTEXT_WINDOWS, ContextWindows
 
 

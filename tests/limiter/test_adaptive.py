@@ -1,4 +1,4 @@
-"""CUBIC rate learning (resilience._adaptive): botocore's design, one cut per round trip."""
+"""CUBIC rate learning (resilience._limiter.adaptive): botocore's design, one cut per round trip."""
 
 from __future__ import annotations
 

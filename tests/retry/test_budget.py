@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from resilience import FakeClock
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
+from resilience._core.rolling import RollingCounts
 from resilience._retry import RetryBudget
-from resilience._rolling import RollingCounts
 
 
 def test_rolling_counts_forget_what_left_the_window() -> None:

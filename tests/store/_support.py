@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from resilience._clock import FakeClock
+from resilience._core.clock import FakeClock
 from resilience._redis.store import RedisStore
 
 __all__ = ["reconnect", "redis_warnings", "until"]

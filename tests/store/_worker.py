@@ -17,11 +17,11 @@ from typing import Any
 import redis.asyncio as redis
 
 from resilience._breaker import CircuitBreaker
-from resilience._call import Call
-from resilience._errors import CircuitOpenError
-from resilience._failure import Failure, Kind
+from resilience._classify.failure import Failure, Kind
+from resilience._core.call import Call
+from resilience._core.errors import CircuitOpenError
+from resilience._core.pipeline import Pipeline
 from resilience._limiter import Limit, RateLimiter
-from resilience._pipeline import Pipeline
 from resilience._redis.store import RedisStore
 
 LOAD = Call(provider="fake", model="m1")

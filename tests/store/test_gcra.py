@@ -1,4 +1,4 @@
-"""GCRA arithmetic (resilience._bucket) and the in-memory store built on it."""
+"""GCRA arithmetic (resilience._store.gcra) and the in-memory store built on it."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from resilience._errors import ConfigError
+from resilience._core.errors import ConfigError
 from resilience.testing import FakeProvider, Outage, Profile
 
 EXPECTED = {
