@@ -41,7 +41,7 @@ from resilience._breaker.permit import BreakerListener, Entries, Permit
 from resilience._classify.failure import Failure
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
-from resilience._core.context import clock_of, current_attempt, current_run, emit
+from resilience._core.context import clock_of, current_attempt, current_run, emit, random_of
 from resilience._core.errors import CircuitOpenError, ConfigError, ProviderError
 from resilience._core.events import (
     BreakerReject,
@@ -133,7 +133,8 @@ class CircuitBreaker:
             raise ConfigError("store", store, "a BreakerStore (record(key), saved(...))")
         self.store: BreakerStore = store if store is not None else MemoryBreakerStore()
         self._clock = clock
-        self._random = random if random is not None else _random.Random()
+        self._random = random
+        self._fallback_random = _random.Random()  # outside a pipeline without random=
         self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
         self._listeners = tuple(listeners)
         for i, listener in enumerate(self._listeners):
@@ -370,7 +371,8 @@ class CircuitBreaker:
         else:
             rec.trips = 1
         duration = self.reset_timeout * self.backoff_factor ** min(rec.trips - 1, 64)
-        duration = min(self.max_reset_timeout, duration * (1.0 + JITTER * self._random.random()))
+        rng = random_of(self._random, self._fallback_random)
+        duration = min(self.max_reset_timeout, duration * (1.0 + JITTER * rng.random()))
         if failure is not None and failure.retry_after is not None:
             duration = max(duration, min(failure.retry_after, self.max_reset_timeout))
         rec.opened_at = now

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "current_attempt",
     "current_run",
     "emit",
+    "random_of",
     "report",
 ]
 
@@ -63,6 +65,7 @@ class RunContext:
         "first_seen",
         "hooks",
         "last",
+        "random",
     )
 
     def __init__(
@@ -71,10 +74,14 @@ class RunContext:
         clock: Clock,
         hooks: tuple[Callable[[Event], Any], ...],
         deadline: float | None,
+        random: _random.Random | None = None,
     ) -> None:
         self.call = call
         self.call_id = next(_ids)
         self.clock = clock
+        # The pipeline's source of randomness, for the jitter of middlewares
+        # that were not given their own.
+        self.random = random
         self.hooks = hooks
         self.deadline = deadline
         self.attempts = 0
@@ -161,6 +168,17 @@ def clock_of(explicit: Clock | None) -> Clock:
         return explicit
     run = _RUN.get()
     return run.clock if run is not None else _DEFAULT_CLOCK
+
+
+def random_of(explicit: _random.Random | None, fallback: _random.Random) -> _random.Random:
+    """The random source a component should use: its own, else the
+    pipeline's, else ``fallback`` (outside any pipeline)."""
+    if explicit is not None:
+        return explicit
+    run = _RUN.get()
+    if run is not None and run.random is not None:
+        return run.random
+    return fallback
 
 
 def report(

@@ -228,7 +228,7 @@ class Pipeline:
         if type(call) is not Call or hooks or call.timeout is not None:
             return await self._run(chain, call, hooks)
         # The common case, inline: no subscriber, no deadline.
-        token = _RUN.set(RunContext(call, self.clock, hooks, None))
+        token = _RUN.set(RunContext(call, self.clock, hooks, None, self.random))
         try:
             return await chain(call)
         finally:
@@ -263,7 +263,7 @@ class Pipeline:
             raise ConfigError("call", type(call).__name__, "a resilience.Call")
         clock = self.clock
         deadline = clock.monotonic() + call.timeout if call.timeout is not None else None
-        run = RunContext(call, clock, hooks, deadline)
+        run = RunContext(call, clock, hooks, deadline, self.random)
         token = _RUN.set(run)
         started = clock.monotonic() if run.hooks else 0.0
         try:

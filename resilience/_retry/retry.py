@@ -36,7 +36,14 @@ from typing import Any, Final
 from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
-from resilience._core.context import AttemptState, RunContext, clock_of, current_run, emit
+from resilience._core.context import (
+    AttemptState,
+    RunContext,
+    clock_of,
+    current_run,
+    emit,
+    random_of,
+)
 from resilience._core.errors import ConfigError, DeadlineExceeded, ProviderError
 from resilience._core.events import Event, RetryScheduled, Subscriber, as_callback
 from resilience._core.validate import number
@@ -139,16 +146,18 @@ class Retry:
             raise ConfigError("max_requeues", max_requeues, "an int >= 0")
         self.max_requeues = max_requeues
         self._clock = clock
-        self._random = random if random is not None else _random.Random()
+        self._random = random
+        self._fallback_random = _random.Random()  # outside a pipeline without random=
         self._hooks: tuple[Callable[[Event], Any], ...] = tuple(as_callback(h) for h in hooks)
 
     def backoff(self, retry: int) -> float:
         """The jittered wait before retry number ``retry`` (1 for the first)."""
         ceiling = min(self.cap, self.base * 2.0 ** min(retry - 1, 64))
+        rng = random_of(self._random, self._fallback_random)
         if self.jitter == "full":
-            return self._random.uniform(0.0, ceiling)
+            return rng.uniform(0.0, ceiling)
         if self.jitter == "equal":
-            return ceiling / 2 + self._random.uniform(0.0, ceiling / 2)
+            return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
         return ceiling
 
     def attempt_limit(self, run: RunContext | None) -> float | None:

@@ -228,3 +228,43 @@ async def test_an_inactive_subscriber_gets_no_events_until_it_turns_active() -> 
     hook.active = True
     await pipeline.run(handler, CALL)
     assert [type(e) for e in hook.seen] == [CallStarted, AttemptStarted, AttemptEnded, CallEnded]
+
+
+async def _retry_delays(clock: FakeClock, seed: int, own: Any = None) -> list[float]:
+    """The backoff delays of one call failing four times through
+    Pipeline(Retry(4), random=Random(seed))."""
+    import random
+
+    from resilience import Failure, Kind, ProviderError, Retry, RetryScheduled
+
+    events: list[Any] = []
+    pipeline = Pipeline(
+        Retry(4, budget=None, random=own),
+        clock=clock,
+        hooks=[events.append],
+        random=random.Random(seed),
+    )
+
+    async def failing(call: Call) -> Any:
+        raise ProviderError(Failure.of(Kind.SERVER, status=500), call=call)
+
+    task = asyncio.create_task(pipeline.run(failing, Call("a", "m")))
+    await clock.run_until_idle()
+    with pytest.raises(ProviderError):
+        await task
+    return [e.delay for e in events if isinstance(e, RetryScheduled)]
+
+
+async def test_the_pipelines_random_drives_the_jitter_of_middlewares_without_their_own(
+    clock: FakeClock,
+) -> None:
+    """Pipeline(random=Random(seed)) makes Retry's backoff reproducible; a
+    Retry given its own random= keeps using that one."""
+    import random
+
+    first = await _retry_delays(clock, 7)
+    assert len(first) == 3
+    assert await _retry_delays(clock, 7) == first
+    assert await _retry_delays(clock, 8) != first
+    own = await _retry_delays(clock, 7, own=random.Random(99))
+    assert own == await _retry_delays(clock, 8, own=random.Random(99)) != first
