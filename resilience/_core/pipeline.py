@@ -151,12 +151,27 @@ def _bind(middleware: Middleware, inner: Handler) -> Handler:
     return step
 
 
+def _is_telemetry(subscriber: object) -> bool:
+    if subscriber is None:
+        return False
+    from resilience.telemetry import Telemetry
+
+    return isinstance(subscriber, Telemetry)
+
+
 class Pipeline:
     """Run calls through middlewares, outermost first.
 
     ``clock`` and ``random`` are handed to every middleware that does not
     have its own, through the run context. ``hooks`` receive every event of
     every call (see :mod:`resilience._core.events`).
+
+    ``telemetry``: OpenTelemetry spans and metrics through the API, as
+    native instrumentation does: on by default, costing nothing until the
+    application sets an SDK up (no event is even built), recording from then
+    on. ``False`` turns it off; a :class:`~resilience.telemetry.Telemetry`
+    uses that one (its providers, ``capture_content``). A ``Telemetry``
+    among ``hooks`` or subscribed later replaces the default one.
     """
 
     def __init__(
@@ -166,6 +181,7 @@ class Pipeline:
         clock: Clock | None = None,
         random: _random.Random | None = None,
         classifier: Classifier = classify,
+        telemetry: bool | Subscriber = True,
     ) -> None:
         for i, mw in enumerate(middlewares):
             if not callable(mw):
@@ -176,8 +192,22 @@ class Pipeline:
         self._subs: tuple[tuple[Callable[[Event], Any], Any], ...] = ()
         self._hooks: tuple[Callable[[Event], Any], ...] = ()
         self._gated = False
+        self._default_telemetry: Any = None
         for h in hooks:
             self.subscribe(h)
+        if telemetry is True:
+            if not any(_is_telemetry(h) for h in hooks):
+                from resilience.telemetry import Telemetry
+
+                default = Telemetry()
+                self.subscribe(default)
+                self._default_telemetry = default
+        elif telemetry is not False:
+            if not _is_telemetry(telemetry):
+                raise ConfigError(
+                    "telemetry", telemetry, "True, False or a resilience.telemetry.Telemetry"
+                )
+            self.subscribe(telemetry)
         self._classifier = classifier
         self._last: tuple[Handler, Handler] | None = None
         # The attempt boundary sits just inside the innermost repeating middleware.
@@ -190,8 +220,22 @@ class Pipeline:
     def hooks(self) -> tuple[Callable[[Event], Any], ...]:
         return self._hooks
 
+    @property
+    def telemetry(self) -> Any:
+        """The :class:`~resilience.telemetry.Telemetry` recording this
+        pipeline's calls (None when turned off)."""
+        for _, gate in self._subs:
+            if _is_telemetry(gate):
+                return gate
+        return None
+
     def subscribe(self, subscriber: Subscriber) -> None:
-        """Add a subscriber for every later call."""
+        """Add a subscriber for every later call. A ``Telemetry`` replaces
+        the default one (so spans are not recorded twice)."""
+        default = self._default_telemetry
+        if default is not None and _is_telemetry(subscriber):
+            self._subs = tuple(s for s in self._subs if s[1] is not default)
+            self._default_telemetry = None
         gate = subscriber if hasattr(type(subscriber), "active") else None
         self._subs = (*self._subs, (as_callback(subscriber), gate))
         self._hooks = tuple(cb for cb, _ in self._subs)

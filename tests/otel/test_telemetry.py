@@ -673,3 +673,77 @@ def test_telemetry_is_inactive_without_an_sdk_and_active_with_one() -> None:
     assert idle.active is False
     live = Telemetry(tracer_provider=SdkTracerProvider(), meter_provider=NoOpMeterProvider())
     assert live.active is True
+
+
+def test_pipelines_record_by_default_and_telemetry_false_turns_it_off() -> None:
+    """A Pipeline has a Telemetry of its own unless told otherwise; one given
+    in hooks= or subscribed later replaces it (no span recorded twice)."""
+    from resilience import ConfigError
+
+    default = Pipeline()
+    assert isinstance(default.telemetry, Telemetry)
+    assert Pipeline(telemetry=False).telemetry is None
+    mine = Telemetry()
+    assert Pipeline(hooks=[mine]).telemetry is mine
+    assert len(Pipeline(hooks=[mine]).hooks) == 1
+    later = Pipeline()
+    later.subscribe(mine)
+    assert later.telemetry is mine and len(later.hooks) == 1
+    with pytest.raises(ConfigError) as info:
+        Pipeline(telemetry="yes")  # type: ignore[arg-type]
+    assert info.value.field == "telemetry"
+
+
+def test_without_an_sdk_the_default_telemetry_builds_no_event() -> None:
+    """The no-op API: the pipeline asks its subscribers whether they record,
+    and with nothing listening it builds no event at all."""
+    assert Pipeline()._live_hooks() == ()
+
+
+def test_pipelines_adapters_and_guards_emit_spans_once_an_sdk_is_set() -> None:
+    """In a fresh interpreter (the global provider can be set once): a plain
+    Pipeline, the openai adapter's default pipeline and a Guard (what the
+    LiteLLM and LangChain callbacks run on) record spans with no hooks= at
+    all once the application sets an SDK; telemetry=False records none."""
+    proc = _run_python(
+        """
+        import asyncio
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import openai
+        from resilience import Call, Guard, Pipeline
+        from resilience.adapters.openai import resilient
+        from resilience.testing import FakeProvider
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+
+        async def handler(call):
+            return "ok"
+
+        async def main():
+            await Pipeline().run(handler, Call("plain", "m"))
+            await Pipeline(telemetry=False).run(handler, Call("off", "m"))
+            ticket = await Guard(Pipeline()).enter(Call("guarded", "m"))
+            ticket.succeed()
+            await ticket.wait_closed()
+            async with FakeProvider() as fp:
+                client = resilient(openai.AsyncOpenAI(base_url=fp.base_url + "/v1", api_key="sk"))
+                await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+
+        asyncio.run(main())
+        spans = exporter.get_finished_spans()
+        print(sorted({s.name for s in spans if s.name.startswith("chat")}))
+        print(sorted({s.attributes.get("gen_ai.provider.name") for s in spans}))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    names, providers = proc.stdout.splitlines()
+    assert names == "['chat gpt-4o-mini', 'chat m']"
+    assert providers == "['guarded', 'openai', 'plain']"
