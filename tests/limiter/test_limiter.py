@@ -27,6 +27,7 @@ from resilience._core.stream import PeekedStream
 from resilience._limiter import Limit, RateLimiter
 from resilience._limiter.pace import TOKEN_SPAN
 from resilience._store.limiter import MemoryStore
+from tests.limiter._support import drive
 
 GPT = Call("openai", "gpt-4o")
 # A key limited by tokens only (``Limit(tpm=60)``) paces these at one a second
@@ -937,25 +938,11 @@ async def _random_traffic(
         except ProviderError as exc:  # only an oversized call may fail
             assert exc.failure.kind is Kind.PAYLOAD_TOO_LARGE
 
-    async def cancel_later(task: asyncio.Task[None], after: float) -> None:
-        await clock.sleep(after)
-        task.cancel()
+    def start(i: int) -> Any:
+        _, inp, out, share, took, _ = calls[i]
+        return one(i, GPT.replace(input_tokens=inp, max_output_tokens=out), share, took)
 
-    async def drive() -> list[asyncio.Task[None]]:
-        tasks = []
-        for i, (gap, inp, out, share, took, cancel) in enumerate(calls):
-            await clock.sleep(gap)
-            call = GPT.replace(input_tokens=inp, max_output_tokens=out)
-            task = asyncio.create_task(one(i, call, share, took))
-            tasks.append(task)
-            if cancel is not None:
-                tasks.append(asyncio.create_task(cancel_later(task, cancel)))
-        return tasks
-
-    driver = asyncio.create_task(drive())
-    await clock.run_until_idle()
-    tasks = driver.result()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await drive(clock, [(c[0], c[5]) for c in calls], start)
 
     rps = (limit.rpm or 0) / 60.0
     assert _window_ok([(t, 1.0, 1.0) for t, _, _, _ in admitted], rps, float(limit.burst or 1))

@@ -33,6 +33,7 @@ from resilience import (
 )
 from resilience._limiter.feedback import SLACK
 from resilience._retry import RetryBudget
+from tests.limiter._support import drive
 
 GPT = Call("openai", "gpt-4o-mini")
 
@@ -365,29 +366,10 @@ async def _throttled_traffic(
             outcomes[index] = "cancelled"
             raise
 
-    async def cancel_later(task: asyncio.Task[None], after: float) -> None:
-        await clock.sleep(after)
-        task.cancel()
-
-    async def drive() -> list[asyncio.Task[None]]:
-        tasks = []
-        for i, (gap, took, throttle_first, cancel) in enumerate(calls):
-            await clock.sleep(gap)
-            task = asyncio.create_task(one(i, took, throttle_first))
-            tasks.append(task)
-            if cancel is not None:
-                tasks.append(asyncio.create_task(cancel_later(task, cancel)))
-        return tasks
-
-    driver = asyncio.create_task(drive())
-    await clock.run_until_idle()
-    tasks = driver.result()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    errors = [
-        r
-        for r in results
-        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
-    ]
+    results = await drive(
+        clock, [(gap, cancel) for gap, _, _, cancel in calls], lambda i: one(i, *calls[i][1:3])
+    )
+    errors = [r for r in results if r is not None and not isinstance(r, asyncio.CancelledError)]
     assert errors == []
     assert all(outcomes.get(i) in ("ok", "cancelled") for i in range(len(calls)))
     key = limiter.key_for(GPT)
