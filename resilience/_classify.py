@@ -158,13 +158,12 @@ def _allowed(kind: Kind, status: int | None, strong: bool, base: Kind | None) ->
 
 
 def _choose(
-    status: int | None, sig: Signals, text: str, idents: list[str], wait: float | None
+    status: int | None, sig: Signals, lowered: str, idents: list[str], wait: float | None
 ) -> Kind:
     base = _kind_for_status(status) if status is not None else None
     if sig.oversized_for_rate and _allowed(K.PAYLOAD_TOO_LARGE, status, True, base):
         return K.PAYLOAD_TOO_LARGE
     generic_status = status is None or 200 <= status < 300 or status == 404
-    lowered = text.lower()
     for kind in _PRIORITY:
         strong = kind in sig.strong
         if not strong and kind not in sig.text:
@@ -302,7 +301,8 @@ def _classify(
     elif st is None and extra is not None and extra.status is not None:
         st = extra.status
     text = " \n ".join(texts)
-    sig = find_signals(idents, text, pb.param or (extra.param if extra else None))
+    lowered = text[:8000].lower()
+    sig = find_signals(idents, text, pb.param or (extra.param if extra else None), lowered)
 
     # The wait the response asks for, in order of trust: headers, the
     # exception (litellm's cooldown), structured body fields, the wording.
@@ -321,7 +321,7 @@ def _classify(
     if exc is not None and exc.transport is not None and st is None and not sig.strong:
         kind = exc.transport
     else:
-        kind = _choose(st, sig, text, idents, _finite(wait))
+        kind = _choose(st, sig, lowered, idents, _finite(wait))
     if wait is None and rl is not None and kind in (K.RATE_LIMIT, K.QUOTA):
         wait = _reset_wait(rl, text)
 

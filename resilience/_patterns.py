@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from resilience._codes import ident_kind, weak_kind
 from resilience._failure import Kind
 from resilience._features import feature_named
+from resilience._gate import GatedPattern, gated
 from resilience._ratelimit_headers import parse_duration
 
 __all__ = ["Signals", "find_signals", "retry_after_from_text"]
 
 
-def _lines(block: str) -> re.Pattern[str]:
-    """One alternative per line: easier to read and to extend than one long regex."""
-    alternatives = [line.strip() for line in block.strip().splitlines() if line.strip()]
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.I)
+# One alternative per line: easier to read and to extend than one long regex.
+# No re.I: find_signals lowercases the text once, which makes the scan about
+# three times cheaper than case-insensitive matching, and the gate skips a
+# pattern when none of the words its alternatives need is in the text.
+_lines = gated
 
 
 # A single request larger than a per-minute limit (OpenAI, Groq): never fits.
@@ -33,10 +35,10 @@ _REQUEST_TOO_LARGE = _lines(r"""
 \brequest too large\b.{0,80}\bper min
 """)
 _LIMIT_REQUESTED = re.compile(
-    r"limit:?\s*~?([\d,]+)\s*,\s*(?:used:?\s*~?[\d,]+\s*,\s*)?requested:?\s*~?([\d,]+)", re.I
+    r"limit:?\s*~?([\d,]+)\s*,\s*(?:used:?\s*~?[\d,]+\s*,\s*)?requested:?\s*~?([\d,]+)"
 )
 
-_TEXT: list[tuple[Kind, re.Pattern[str]]] = [
+_TEXT: list[tuple[Kind, GatedPattern]] = [
     (
         Kind.BILLING,
         _lines(r"""
@@ -315,8 +317,12 @@ class Signals:
     feature: str | None = None
 
 
-def find_signals(idents: list[str], text: str, param: str | None = None) -> Signals:
-    """What the identifiers and the wording say. Never raises."""
+def find_signals(
+    idents: list[str], text: str, param: str | None = None, lowered: str | None = None
+) -> Signals:
+    """What the identifiers and the wording say. Never raises.
+
+    ``lowered`` is ``text[:8000].lower()`` when the caller has it already."""
     out = Signals()
     try:
         for name in idents:
@@ -329,15 +335,16 @@ def find_signals(idents: list[str], text: str, param: str | None = None) -> Sign
                 if weak is not None and weak not in out.weak:
                     out.weak.append(weak)
         sample = text[:8000]
-        if _REQUEST_TOO_LARGE.search(sample):
+        low = lowered if lowered is not None else sample.lower()
+        if _REQUEST_TOO_LARGE.search(low):
             out.oversized_for_rate = True
         else:
-            for m in _LIMIT_REQUESTED.finditer(sample):
+            for m in _LIMIT_REQUESTED.finditer(low):
                 limit, requested = (int(g.replace(",", "")) for g in m.groups())
                 if requested > limit > 0:
                     out.oversized_for_rate = True
                     break
-        out.text = [kind for kind, rx in _TEXT if rx.search(sample)]
+        out.text = [kind for kind, rx in _TEXT if rx.search(low)]
         if Kind.UNSUPPORTED_FEATURE in out.text or Kind.UNSUPPORTED_FEATURE in out.strong:
             out.feature = feature_named(sample, param)
     except Exception:
