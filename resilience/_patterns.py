@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from resilience._codes import ident_kind, weak_kind
+from resilience._codes import ident_kind, location_ident, weak_kind
 from resilience._failure import Kind
 from resilience._features import feature_named
 from resilience._gate import GatedPattern, gated
 from resilience._ratelimit_headers import parse_duration
+from resilience._scope import Window, deployment_block, location_block, window_of
 
 __all__ = ["Signals", "find_signals", "retry_after_from_text"]
 
@@ -179,9 +180,6 @@ _TEXT: list[tuple[Kind, GatedPattern]] = [
         permission denied
         access (?:is |was )?denied
         \bforbidden\b
-        (?:country|region|territory|location) (?:is )?not supported
-        unsupported (?:country|region|territory|location)
-        not available in your (?:country|region|location|area)
         (?:organization|account|project) (?:has been |is |was )?(?:disabled|on hold|restricted)
         (?:organization|account|project) (?:has been |is |was )?(?:suspended|deactivated|banned)
         must be verified
@@ -208,8 +206,9 @@ _TEXT: list[tuple[Kind, GatedPattern]] = [
     (
         Kind.QUOTA,
         _lines(r"""
-        per[ _]?day\b
+        per[ _-]?day\b
         daily (?:limit|quota|request)
+        \bquota (?:will )?resets?\b
         \b(?:rpd|tpd)\b
         monthly (?:limit|quota|spend|usage)
         spend(?:ing)? limit
@@ -225,8 +224,8 @@ _TEXT: list[tuple[Kind, GatedPattern]] = [
         too many requests
         throttl
         slow down
-        (?:requests|tokens) per (?:minute|min|second|sec)
-        \b(?:rpm|tpm|rps|tps)\b
+        (?:requests|tokens|queries) per (?:minute|min|second|sec)
+        \b(?:rpm|tpm|qpm|rps|tps|qps)\b
         per_?minute
         resource (?:has been )?exhausted
         too many (?:concurrent|parallel)
@@ -240,8 +239,9 @@ _TEXT: list[tuple[Kind, GatedPattern]] = [
     (
         Kind.OVERLOADED,
         _lines(r"""
-        overloaded
+        \boverload(?:ed)?\b
         over ?capacity
+        \bat capacity\b
         capacity (?:exceeded|constraints|limit|issue)
         high demand
         temporarily unavailable
@@ -315,6 +315,13 @@ class Signals:
     text: list[Kind] = field(default_factory=list)
     oversized_for_rate: bool = False
     feature: str | None = None
+    location: bool = False  # the caller's country/region is refused
+    deployment: bool = False  # the model is not served here in this form
+    lowered: str = ""  # the scanned text, lowercased, for questions asked later
+
+    def window(self) -> Window | None:
+        """The limit window the words name (asked only when a verdict hinges on it)."""
+        return window_of(self.lowered)
 
 
 def find_signals(
@@ -345,6 +352,9 @@ def find_signals(
                     out.oversized_for_rate = True
                     break
         out.text = [kind for kind, rx in _TEXT if rx.search(low)]
+        out.location = any(location_ident(i) for i in idents) or location_block(low)
+        out.deployment = deployment_block(low)
+        out.lowered = low
         if Kind.UNSUPPORTED_FEATURE in out.text or Kind.UNSUPPORTED_FEATURE in out.strong:
             out.feature = feature_named(sample, param)
     except Exception:

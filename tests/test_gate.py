@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resilience import _patterns
+from resilience import _patterns, _scope
 from resilience._bodies import parse_body
 from resilience._gate import GatedPattern, gated, needed_words
 from tests.classify_cases import CASES
@@ -18,6 +18,10 @@ from tests.classify_cases import CASES
 PATTERNS: dict[str, GatedPattern] = {
     **{f"text:{kind.value}": rx for kind, rx in _patterns._TEXT},
     "request_too_large": _patterns._REQUEST_TOO_LARGE,
+    "scope:location": _scope._LOCATION,
+    "scope:deployment": _scope._DEPLOYMENT,
+    "scope:per_minute": _scope._PER_MINUTE,
+    "scope:per_day": _scope._PER_DAY,
 }
 
 
