@@ -37,7 +37,7 @@ from resilience._hints import hint_for
 from resilience._patterns import find_signals, retry_after_from_text
 from resilience._ratelimit_headers import RateLimitInfo, header_dict, parse_ratelimit_headers
 from resilience._redact import shorten
-from resilience._verdict import STATUS_KINDS, cause_of, choose
+from resilience._verdict import STATUS_KINDS, cause_of, choose, kind_for_status
 
 __all__ = ["STATUS_KINDS", "classify"]
 
@@ -244,6 +244,28 @@ def _classify(
     )
 
 
+def _bare_status(st: int | None, provider: str | None) -> Failure:
+    """Only a status: DESIGN.md's table, with no body to parse or scan."""
+    if st is None:
+        return Failure.of(Kind.UNKNOWN, provider=provider)
+    kind = kind_for_status(st) if not 200 <= st < 300 else Kind.UNKNOWN
+    retryable: bool | None = None
+    trips: bool | None = None
+    if st == 409 and kind is K.SERVER:
+        trips = False
+    elif st == 501 and kind is K.SERVER:
+        retryable, trips = False, False
+    return Failure.of(
+        kind,
+        status=st,
+        message=f"HTTP {st} {_PHRASES.get(st, '')}".strip(),
+        hint=hint_for(kind, st, provider=provider),
+        provider=provider,
+        retryable=retryable,
+        trips_breaker=trips,
+    )
+
+
 def classify(
     error: BaseException | None = None,
     *,
@@ -268,6 +290,8 @@ def classify(
     try:
         if provider is not None and not isinstance(provider, str):
             provider = str(provider)
+        if error is None and body is None and not headers:
+            return _bare_status(_status(status), provider)
         return _classify(error, status, headers, body, provider, now)
     except Exception:  # the classifier never raises
         try:

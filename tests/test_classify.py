@@ -668,3 +668,12 @@ def test_retry_info_outranks_the_wait_in_the_words() -> None:
     assert classify(status=429, body=body).retry_after == 47.0
     del body["error"]["details"]
     assert classify(status=429, body=body).retry_after == pytest.approx(47.434392449)
+
+
+@pytest.mark.parametrize("provider", [None, "openai", "my-vllm-box"])
+def test_the_bare_status_fast_path_gives_the_full_paths_verdict(provider: str | None) -> None:
+    """A status alone skips body parsing; the answer must not change for any status."""
+    for status in [*range(100, 600), None, -1, "429", "x"]:
+        fast = classify(status=status, provider=provider)  # type: ignore[arg-type]
+        full = classify(status=status, headers={"x-request-id": "r"}, provider=provider)  # type: ignore[arg-type]
+        assert fast == full, status
