@@ -123,7 +123,7 @@ def _allowed(kind: Kind, status: int | None, strong: bool, base: Kind | None) ->
         return kind is K.GATEWAY and base in (K.SERVER, K.OVERLOADED)
     if status in _BY_STATUS:
         if status == 429 and kind is K.OVERLOADED:
-            return True  # the caller (_choose) already ruled out limit evidence for wording
+            return True  # choose() has ruled out overload wording next to limit evidence
         return kind in _BY_STATUS[status]
     if kind in _SERVER_SIDE:
         return strong
@@ -146,6 +146,10 @@ def _refine(kind: Kind, sig: Signals) -> Kind:
 def choose(
     status: int | None, sig: Signals, lowered: str, idents: list[str], wait: float | None
 ) -> Kind:
+    """The kind the evidence points at: a location block first (whatever the
+    status), then a request over a per-minute limit, then a model this target
+    does not serve, then identifiers and wording by :data:`_PRIORITY`, each
+    only where the status makes it plausible, else the status's own kind."""
     # A 2xx describes only the start of a stream: judge what it carries as if
     # no status had come.
     streamed = status is None or 200 <= status < 300
@@ -181,6 +185,7 @@ def choose(
                 kind in _SERVER_SIDE
                 and base is not None
                 and base not in _SERVER_SIDE
+                # a 429 whose words speak only of load is the provider's capacity
                 and not (kind is K.OVERLOADED and base is K.RATE_LIMIT)
             ):
                 continue
