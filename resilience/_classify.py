@@ -131,6 +131,15 @@ def _from_resilience_error(error: BaseException, provider: str | None) -> Failur
     return Failure.of(Kind.UNKNOWN, message=shorten(type(error).__name__), provider=provider)
 
 
+def _status_flags(st: int | None, kind: Kind) -> tuple[bool | None, bool | None]:
+    """(retryable, trips_breaker) where the status says more than the kind's defaults."""
+    if st == 409 and kind is K.SERVER:
+        return None, False  # contention, not ill health
+    if st == 501 and kind is K.SERVER:
+        return False, False  # the endpoint does not exist here
+    return None, None
+
+
 def _classify(
     error: BaseException | None,
     status: Any,
@@ -204,12 +213,7 @@ def _classify(
     if wait is None and rl is not None and kind in (K.RATE_LIMIT, K.QUOTA):
         wait = _reset_wait(rl, text)
 
-    retryable: bool | None = None
-    trips: bool | None = None
-    if st == 409 and kind is K.SERVER:
-        trips = False  # contention, not ill health
-    elif st == 501 and kind is K.SERVER:
-        retryable, trips = False, False  # the endpoint does not exist here
+    retryable, trips = _status_flags(st, kind)
     if hdrs.get("x-should-retry", "").lower() == "false":
         retryable = False
 
@@ -249,12 +253,7 @@ def _bare_status(st: int | None, provider: str | None) -> Failure:
     if st is None:
         return Failure.of(Kind.UNKNOWN, provider=provider)
     kind = kind_for_status(st) if not 200 <= st < 300 else Kind.UNKNOWN
-    retryable: bool | None = None
-    trips: bool | None = None
-    if st == 409 and kind is K.SERVER:
-        trips = False
-    elif st == 501 and kind is K.SERVER:
-        retryable, trips = False, False
+    retryable, trips = _status_flags(st, kind)
     return Failure.of(
         kind,
         status=st,
