@@ -16,7 +16,10 @@ per provider:
 * OpenRouter: the upstream's own error as a string in
   ``error.metadata.raw``, the upstream's name in ``provider_name``.
 * AWS (Bedrock): ``{"__type": "...#ThrottlingException", "message"}``,
-  botocore's ``{"Error": {"Code", "Message"}}``, event-stream exceptions.
+  botocore's ``{"Error": {"Code", "Message"}}``, event-stream exceptions,
+  the stream union ``{"throttlingException": {"message"}}``, and botocore's
+  own sentence ``An error occurred (Code) when calling the Op operation:
+  message`` as SDK wrappers (LiteLLM, LangChain, Strands) pass it on.
 * Ollama and small servers: ``{"error": "model 'x' not found"}``;
   FastAPI-style ``{"detail": ...}``.
 """
@@ -24,10 +27,10 @@ per provider:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from resilience._classify.headers import parse_duration
+from resilience._classify.parsed import ParsedBody, http_status, ident, text_of
+from resilience._classify.vendor_fields import botocore_sentence, google_details
 from resilience._classify.wire import decode, load_json
 
 __all__ = ["ParsedBody", "ident", "parse_body"]
@@ -53,63 +56,8 @@ _STATUS_KEYS = (
     "httpStatus",
 )
 _MAX_DEPTH = 6
+_MAX_LIST_SCAN = 200
 _HTML_STATUS = re.compile(r"(?:^|[\s|])([45]\d\d)(?::|\s|$)")
-
-
-@dataclass(slots=True)
-class ParsedBody:
-    """What an error body says, provider-neutral."""
-
-    message: str = ""
-    code: str | None = None
-    type: str | None = None
-    status: int | None = None
-    param: str | None = None
-    retry_delay: float | None = None
-    provider_name: str | None = None
-    idents: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    html: bool = False
-    stream: bool = False
-    upstream_message: str = ""
-    reason: str | None = None  # Google ErrorInfo.reason: more specific than the status
-    status_text: str | None = None  # Google/gRPC status name such as RESOURCE_EXHAUSTED
-
-    @property
-    def empty(self) -> bool:
-        return not (self.message or self.code or self.type or self.idents or self.texts)
-
-
-def ident(value: Any) -> str:
-    """Normalise an error identifier: ``com.amazon#ThrottlingException:http://..``
-    becomes ``throttlingexception``; ``RESOURCE_EXHAUSTED`` stays recognisable."""
-    s = str(value).strip()
-    if "#" in s:
-        s = s.rsplit("#", 1)[1]
-    if ":" in s and not s.startswith("http"):
-        s = s.split(":", 1)[0]
-    return s.strip().lower()
-
-
-def _http_status(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and 100 <= value <= 599:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        n = int(value.strip())
-        return n if 100 <= n <= 599 else None
-    return None
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list | tuple):  # FastAPI validation details, lists of messages
-        return "; ".join(_text(v.get("msg") if isinstance(v, dict) else v) for v in value[:5])
-    return str(value)[:2000]
 
 
 class _Walker:
@@ -130,7 +78,10 @@ class _Walker:
         if depth > _MAX_DEPTH:
             return
         if isinstance(obj, list):
-            for item in obj[:4]:
+            # A Gemini JSON-array stream ends with its error after any number
+            # of content chunks: the error elements are the ones that matter.
+            errors = [i for i in obj[:_MAX_LIST_SCAN] if isinstance(i, dict) and i.get("error")]
+            for item in (errors or obj)[:4]:
                 self.walk(item, depth + 1)
             return
         if isinstance(obj, str):
@@ -152,9 +103,24 @@ class _Walker:
             self.code_and_type(obj, top=True)
             if not self.nested_text(err, depth):
                 self.set_message(err)
-        else:
+        elif not self.aws_union(obj, depth):
             self.misc(obj)
             self.error_object(obj, depth)
+
+    def aws_union(self, obj: dict[str, Any], depth: int) -> bool:
+        """``{"throttlingException": {"message": ...}}``: a ConverseStream event
+        union whose only member is an exception; True when it was one."""
+        if len(obj) > 2:
+            return False
+        for key, value in obj.items():
+            if isinstance(key, str) and key.lower().endswith("exception"):
+                self.add_ident(key)
+                if self.out.type is None:
+                    self.out.type = key
+                if isinstance(value, dict):
+                    self.error_object(value, depth)
+                return True
+        return False
 
     def nested_text(self, text: str, depth: int) -> bool:
         """Walk JSON carried inside a string; True when there was some."""
@@ -170,7 +136,7 @@ class _Walker:
         return False
 
     def set_message(self, value: Any) -> None:
-        text = _text(value)
+        text = text_of(value)
         if not text:
             return
         self.add_text(text)
@@ -179,12 +145,12 @@ class _Walker:
 
     def status_from(self, d: dict[str, Any]) -> None:
         for key in _STATUS_KEYS:
-            st = _http_status(d.get(key))
+            st = http_status(d.get(key))
             if st is not None:
                 if self.out.status is None:
                     self.out.status = st
                 return
-        code = _http_status(d.get("code"))
+        code = http_status(d.get("code"))
         if code is not None and self.out.status is None:
             self.out.status = code
 
@@ -201,7 +167,7 @@ class _Walker:
             v = e.get(key)
             if v is None or isinstance(v, bool | dict | list):
                 continue
-            if _http_status(v) is not None:
+            if http_status(v) is not None:
                 continue
             self.add_ident(v)
             if isinstance(v, str) and " " in v.strip():
@@ -211,7 +177,7 @@ class _Walker:
             break
         for key in ("status", "reason"):
             v = e.get(key)
-            if isinstance(v, str) and v.strip() and _http_status(v) is None:
+            if isinstance(v, str) and v.strip() and http_status(v) is None:
                 self.add_ident(v.replace(" ", "_"))
                 if key == "status" and v.isupper() and self.out.status_text is None and not top:
                     self.out.status_text = v
@@ -237,7 +203,7 @@ class _Walker:
                 self.add_ident("content_filter")
         details = e.get("details")
         if isinstance(details, list):
-            self.google_details(details)
+            google_details(self, details)
         elif isinstance(details, dict):
             self.add_ident(details.get("error_code", ""))
         elif isinstance(details, str):
@@ -277,47 +243,6 @@ class _Walker:
             self.out.retry_delay = sub.retry_delay
         if sub.param and self.out.param is None:
             self.out.param = sub.param
-
-    def google_details(self, details: list[Any]) -> None:
-        for d in details[:10]:
-            if not isinstance(d, dict):
-                continue
-            kind = str(d.get("@type", "")).rsplit(".", 1)[-1]
-            if kind == "RetryInfo":
-                delay = d.get("retryDelay")
-                seconds: float | None = None
-                if isinstance(delay, str):
-                    seconds = parse_duration(delay)
-                elif isinstance(delay, dict):
-                    try:
-                        seconds = (
-                            float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
-                        )
-                    except (TypeError, ValueError):
-                        seconds = None
-                if seconds is not None and self.out.retry_delay is None:
-                    self.out.retry_delay = seconds
-            elif kind == "ErrorInfo":
-                self.add_ident(d.get("reason", ""))
-                if isinstance(d.get("reason"), str) and self.out.reason is None:
-                    self.out.reason = d["reason"]
-                meta = d.get("metadata")
-                if isinstance(meta, dict):
-                    for v in list(meta.values())[:6]:
-                        if isinstance(v, str) and len(v) < 120:
-                            self.add_ident(v)
-            elif kind == "QuotaFailure":
-                for v in (d.get("violations") or [])[:5]:
-                    if isinstance(v, dict):
-                        for key in ("quotaId", "quotaMetric", "subject"):
-                            self.add_ident(v.get(key, ""))
-                        self.add_text(_text(v.get("description")))
-            elif kind == "BadRequest":
-                for v in (d.get("fieldViolations") or [])[:5]:
-                    if isinstance(v, dict):
-                        self.add_text(_text(v.get("description")))
-            elif kind == "LocalizedMessage":
-                self.add_text(_text(d.get("message")))
 
     def misc(self, d: dict[str, Any]) -> None:
         """Errors reported inside a 200 body (safety blocks, filtered choices),
@@ -364,10 +289,12 @@ def parse_body(body: Any) -> ParsedBody:
             # "502 Bad Gateway", "example.com | 524: A timeout occurred"
             m = _HTML_STATUS.search(out.message)
             if m and out.status is None:
-                out.status = _http_status(m.group(1))
+                out.status = http_status(m.group(1))
         elif not out.message and dec.text and dec.obj is None:
             out.message = dec.text
             walker.add_text(dec.text)
+        if not dec.html and "An error occurred (" in dec.text:
+            botocore_sentence(walker, dec.text, structured=dec.obj is not None)
         if not out.message and out.texts:
             out.message = out.texts[0]
         elif dec.text and dec.obj is not None and not isinstance(body, dict | list):

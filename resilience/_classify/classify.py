@@ -11,7 +11,16 @@ The verdict is built from four sources, in this order of trust:
 Identifiers and wording may refine the status ("429 insufficient_quota is
 billing", "400 API key not valid is auth") but only within what the status
 makes plausible: a 404 stays ``not_found`` whatever its message says, and
-a 4xx never becomes a server outage on wording alone.
+a 4xx never becomes a server outage on wording alone, except a 429 whose
+provider says it is out of capacity rather than throttling the caller.
+
+Three refinements outrank the kind-by-kind weighing (see :mod:`resilience._classify.scope`):
+a block on the caller's country or region is ``permission`` whatever the
+status; a model this target does not serve as asked (dedicated endpoint,
+inference profile, serving region) is ``not_found``; and a limit the words
+put per minute is a rate limit even when its error type says billing or
+quota, one they put per day a quota. A 2xx status describes only the start
+of a stream, so an error found inside one is judged as if no status came.
 """
 
 from __future__ import annotations
@@ -26,78 +35,14 @@ from resilience._classify.exceptions import ExcInfo, inspect_exception
 from resilience._classify.failure import Failure, Kind
 from resilience._classify.headers import RateLimitInfo, header_dict, parse_ratelimit_headers
 from resilience._classify.hints import hint_for
-from resilience._classify.patterns import Signals, find_signals, retry_after_from_text
+from resilience._classify.patterns import find_signals, retry_after_from_text
 from resilience._classify.redact import shorten
+from resilience._classify.verdict import STATUS_KINDS, cause_of, choose, kind_for_status
 
 __all__ = ["STATUS_KINDS", "classify"]
 
-STATUS_KINDS: dict[int, Kind] = {
-    400: Kind.BAD_REQUEST,
-    401: Kind.AUTH,
-    402: Kind.BILLING,
-    403: Kind.PERMISSION,
-    404: Kind.NOT_FOUND,
-    408: Kind.TIMEOUT,
-    # 409: the openai and anthropic SDKs retry it; providers send it for
-    # transient lock contention on their side, not for a malformed request.
-    409: Kind.SERVER,
-    413: Kind.PAYLOAD_TOO_LARGE,
-    422: Kind.BAD_REQUEST,
-    # 424: Bedrock's ModelErrorException, the model failed behind the API.
-    424: Kind.SERVER,
-    429: Kind.RATE_LIMIT,
-    # 498: an invalid or expired token (Esri and several API gateways).
-    498: Kind.AUTH,
-    499: Kind.CLIENT_CLOSED,
-    500: Kind.SERVER,
-    502: Kind.GATEWAY,
-    503: Kind.OVERLOADED,
-    504: Kind.GATEWAY,
-    520: Kind.SERVER,
-    # 521-526, 530: Cloudflare could not get a (timely, valid) answer from the origin.
-    521: Kind.GATEWAY,
-    522: Kind.GATEWAY,
-    523: Kind.GATEWAY,
-    524: Kind.GATEWAY,
-    525: Kind.GATEWAY,
-    526: Kind.GATEWAY,
-    529: Kind.OVERLOADED,
-    530: Kind.GATEWAY,
-}
-
 K = Kind
-# When identifiers or wording point at several kinds, the most specific
-# wins: a billing problem explains a 429 better than "rate limit" does.
-_PRIORITY = (
-    K.BILLING,
-    K.CONTENT_FILTER,
-    K.CONTEXT_LENGTH,
-    K.AUTH,
-    K.UNSUPPORTED_FEATURE,
-    K.NOT_FOUND,
-    K.PERMISSION,
-    K.PAYLOAD_TOO_LARGE,
-    K.QUOTA,
-    K.RATE_LIMIT,
-    K.OVERLOADED,
-    K.GATEWAY,
-    K.TIMEOUT,
-    K.SERVER,
-    K.CONNECTION,
-    K.CLIENT_CLOSED,
-)
-# Outage kinds: wording alone may not turn a 4xx into one of these.
-_SERVER_SIDE = frozenset({K.OVERLOADED, K.GATEWAY, K.TIMEOUT, K.SERVER, K.CONNECTION})
-_BY_STATUS: dict[int, frozenset[Kind]] = {
-    401: frozenset({K.AUTH, K.BILLING}),
-    402: frozenset({K.BILLING, K.QUOTA}),
-    403: frozenset({K.PERMISSION, K.AUTH, K.BILLING, K.QUOTA, K.RATE_LIMIT, K.CONTENT_FILTER}),
-    404: frozenset({K.NOT_FOUND}),
-    408: frozenset({K.TIMEOUT}),
-    413: frozenset({K.PAYLOAD_TOO_LARGE, K.CONTEXT_LENGTH}),
-    429: frozenset({K.BILLING, K.QUOTA, K.RATE_LIMIT, K.PAYLOAD_TOO_LARGE}),
-    499: frozenset({K.CLIENT_CLOSED}),
-}
+# "HTTP 529 Overloaded" when a failure brings no message of its own.
 _PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
     499: "Client Closed Request",
     520: "Unknown Error",
@@ -106,10 +51,6 @@ _PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
     524: "A Timeout Occurred",
     529: "Overloaded",
 }
-# A daily or monthly limit whose own message names a wait under an hour is a
-# rolling window (OpenAI RPD, Groq TPD): the same request succeeds after it.
-_ROLLING_WINDOW_WAIT = 3600.0
-_MODEL_WORDS = ("model", "deployment", "endpoint", "decommission", "engine")
 
 
 def _status(value: Any) -> int | None:
@@ -122,75 +63,6 @@ def _status(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return None
-
-
-def _kind_for_status(status: int) -> Kind:
-    if status in STATUS_KINDS:
-        return STATUS_KINDS[status]
-    if 500 <= status < 600:
-        return Kind.SERVER
-    if 400 <= status < 500:
-        return Kind.BAD_REQUEST
-    return Kind.UNKNOWN
-
-
-def _allowed(kind: Kind, status: int | None, strong: bool, base: Kind | None) -> bool:
-    """May evidence for ``kind`` override what ``status`` says?"""
-    if status is None or 200 <= status < 300:
-        return True
-    if kind is base:
-        return True
-    if status >= 500:
-        if kind in (K.CONTEXT_LENGTH, K.CONTENT_FILTER):
-            return True
-        # Within 5xx only the flavour of outage may change: a 500 that says
-        # "overloaded", a 503 from a proxy with no healthy upstream.
-        if kind is K.OVERLOADED:
-            return base is K.SERVER
-        return kind is K.GATEWAY and base in (K.SERVER, K.OVERLOADED)
-    if status in _BY_STATUS:
-        if status == 429 and kind is K.OVERLOADED:
-            return strong
-        return kind in _BY_STATUS[status]
-    if kind in _SERVER_SIDE:
-        return strong
-    return True
-
-
-def _choose(
-    status: int | None, sig: Signals, text: str, idents: list[str], wait: float | None
-) -> Kind:
-    base = _kind_for_status(status) if status is not None else None
-    if sig.oversized_for_rate and _allowed(K.PAYLOAD_TOO_LARGE, status, True, base):
-        return K.PAYLOAD_TOO_LARGE
-    generic_status = status is None or 200 <= status < 300 or status == 404
-    lowered = text.lower()
-    for kind in _PRIORITY:
-        strong = kind in sig.strong
-        if not strong and kind not in sig.text:
-            continue
-        if not strong:
-            if kind is K.UNSUPPORTED_FEATURE and sig.feature is None:
-                continue
-            if kind is K.BILLING and "resource_exhausted" in idents:
-                continue  # Google's quota wording mentions billing; it is a quota
-            if kind is K.QUOTA and wait is not None and wait < _ROLLING_WINDOW_WAIT:
-                continue  # "per day", but a rolling window that frees up soon: a rate limit
-            if (
-                kind is K.NOT_FOUND
-                and not generic_status
-                and not any(w in lowered for w in _MODEL_WORDS)
-            ):
-                continue  # "tool_call_id not found" in a 400 is a bad request
-            if kind in _SERVER_SIDE and base is not None and base not in _SERVER_SIDE:
-                continue
-        if _allowed(kind, status, strong, base):
-            return kind
-    if base is not None:
-        return base
-    if sig.weak:
-        return sig.weak[0]
-    return K.UNKNOWN
 
 
 def _reset_wait(info: RateLimitInfo, text: str) -> float | None:
@@ -259,6 +131,15 @@ def _from_resilience_error(error: BaseException, provider: str | None) -> Failur
     return Failure.of(Kind.UNKNOWN, message=shorten(type(error).__name__), provider=provider)
 
 
+def _status_flags(st: int | None, kind: Kind) -> tuple[bool | None, bool | None]:
+    """(retryable, trips_breaker) where the status says more than the kind's defaults."""
+    if st == 409 and kind is K.SERVER:
+        return None, False  # contention, not ill health
+    if st == 501 and kind is K.SERVER:
+        return False, False  # the endpoint does not exist here
+    return None, None
+
+
 def _classify(
     error: BaseException | None,
     status: Any,
@@ -302,7 +183,8 @@ def _classify(
     elif st is None and extra is not None and extra.status is not None:
         st = extra.status
     text = " \n ".join(texts)
-    sig = find_signals(idents, text, pb.param or (extra.param if extra else None))
+    lowered = text[:8000].lower()
+    sig = find_signals(idents, text, pb.param or (extra.param if extra else None), lowered)
 
     # The wait the response asks for, in order of trust: headers, the
     # exception (litellm's cooldown), structured body fields, the wording.
@@ -321,16 +203,17 @@ def _classify(
     if exc is not None and exc.transport is not None and st is None and not sig.strong:
         kind = exc.transport
     else:
-        kind = _choose(st, sig, text, idents, _finite(wait))
+        kind = choose(st, sig, lowered, idents, _finite(wait))
+        if (
+            kind is K.UNKNOWN
+            and not pb.empty
+            and (pb.stream or (st is not None and 200 <= st < 300))
+        ):
+            kind = K.SERVER  # the provider accepted the request, then failed while answering
     if wait is None and rl is not None and kind in (K.RATE_LIMIT, K.QUOTA):
         wait = _reset_wait(rl, text)
 
-    retryable: bool | None = None
-    trips: bool | None = None
-    if st == 409 and kind is K.SERVER:
-        trips = False  # contention, not ill health
-    elif st == 501 and kind is K.SERVER:
-        retryable, trips = False, False  # the endpoint does not exist here
+    retryable, trips = _status_flags(st, kind)
     if hdrs.get("x-should-retry", "").lower() == "false":
         retryable = False
 
@@ -343,15 +226,40 @@ def _classify(
         message = f"HTTP {st} {_PHRASES.get(st, '')}".strip()
     feature = sig.feature if kind is K.UNSUPPORTED_FEATURE else None
     prov = provider if provider is not None else (exc.provider if exc is not None else None)
+    mid_stream = pb.stream and kind is not K.UNKNOWN
     return Failure.of(
         kind,
         status=st,
         retry_after=_finite(wait),
         code=_pick_code(pb, extra, header_type.split(":", 1)[0] if header_type else None, exc),
         message=shorten(message),
-        hint=hint_for(kind, st, feature=feature, provider=prov),
+        hint=hint_for(
+            kind,
+            st,
+            feature=feature,
+            provider=prov,
+            cause=cause_of(kind, st, sig, idents),
+            mid_stream=mid_stream,
+        ),
         provider=prov,
         feature=feature,
+        retryable=retryable,
+        trips_breaker=trips,
+    )
+
+
+def _bare_status(st: int | None, provider: str | None) -> Failure:
+    """Only a status: DESIGN.md's table, with no body to parse or scan."""
+    if st is None:
+        return Failure.of(Kind.UNKNOWN, provider=provider)
+    kind = kind_for_status(st) if not 200 <= st < 300 else Kind.UNKNOWN
+    retryable, trips = _status_flags(st, kind)
+    return Failure.of(
+        kind,
+        status=st,
+        message=f"HTTP {st} {_PHRASES.get(st, '')}".strip(),
+        hint=hint_for(kind, st, provider=provider),
+        provider=provider,
         retryable=retryable,
         trips_breaker=trips,
     )
@@ -381,6 +289,8 @@ def classify(
     try:
         if provider is not None and not isinstance(provider, str):
             provider = str(provider)
+        if error is None and body is None and not headers:
+            return _bare_status(_status(status), provider)
         return _classify(error, status, headers, body, provider, now)
     except Exception:  # the classifier never raises
         try:

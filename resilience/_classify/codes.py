@@ -9,13 +9,20 @@ count as evidence without importing either package.
 *Strong* identifiers name the condition on purpose and may refine the HTTP
 status. *Weak* ones (``invalid_request_error``, ``api_error``) are too
 broad for that; they decide only when there is no status at all.
+
+Providers coin new identifiers all the time (``engine_overloaded_error``,
+``server_is_overloaded``, ``model_not_available``,
+``request_quota_exceeded``), so an identifier missing from the table is read
+by its stem: ``overload`` or an exhausted ``capacity`` is an overload, a
+``ratelimit`` a rate limit, an exceeded ``quota`` a quota, ``model_not_...``
+a model this target does not serve.
 """
 
 from __future__ import annotations
 
 from resilience._classify.failure import Kind
 
-__all__ = ["STRONG_IDENTS", "WEAK_IDENTS", "ident_kind", "weak_kind"]
+__all__ = ["STRONG_IDENTS", "WEAK_IDENTS", "ident_kind", "location_ident", "weak_kind"]
 
 _STRONG = {
     Kind.RATE_LIMIT: """
@@ -52,7 +59,8 @@ _STRONG = {
         permission_error permission_denied permissiondenied permissiondeniederror
         accessdeniedexception access_denied accessdenied forbidden
         unsupported_country_region_territory organization_on_hold api_key_service_blocked
-        insufficient_permissions modelpermissiondeniederror
+        insufficient_permissions modelpermissiondeniederror regionerror
+        user_location_not_supported location_not_supported
     """,
     Kind.NOT_FOUND: """
         model_not_found not_found_error not_found notfound notfounderror
@@ -112,7 +120,7 @@ _WEAK = {
 
 def _key(name: str) -> str:
     # RateLimitExceeded, rate_limit_exceeded and rate-limit-exceeded are one identifier.
-    return name.replace("_", "").replace("-", "")
+    return name.lower().replace("_", "").replace("-", "")
 
 
 def _table(groups: dict[Kind, str]) -> dict[str, Kind]:
@@ -123,18 +131,64 @@ STRONG_IDENTS: dict[str, Kind] = _table(_STRONG)
 WEAK_IDENTS: dict[str, Kind] = _table(_WEAK)
 
 
+# Stems for identifiers the table does not list, most specific first: a
+# model that is "not ready" is loading (an overload), not missing.
+_STEMS: tuple[tuple[str, Kind], ...] = (
+    ("overload", Kind.OVERLOADED),
+    ("capacityexceeded", Kind.OVERLOADED),
+    ("capacityexhausted", Kind.OVERLOADED),
+    ("nocapacity", Kind.OVERLOADED),
+    ("notready", Kind.OVERLOADED),
+    ("modelnot", Kind.NOT_FOUND),
+    ("endpointnot", Kind.NOT_FOUND),
+    ("notdeployed", Kind.NOT_FOUND),
+    ("ratelimit", Kind.RATE_LIMIT),
+    ("throttl", Kind.RATE_LIMIT),
+    ("quotaexceeded", Kind.QUOTA),
+    ("quotaexhausted", Kind.QUOTA),
+)
+_SUFFIXES = ("error", "exception")
+_LOCATION_IDENTS = frozenset(
+    _key(n)
+    for n in (
+        "unsupported_country_region_territory",
+        "regionerror",
+        "user_location_not_supported",
+        "location_not_supported",
+        "unsupported_country",
+        "unsupported_region_territory",
+    )
+)
+
+
 def ident_kind(name: str) -> Kind | None:
-    """The kind a strong identifier names, reading quota windows from Google
-    quota ids (``...PerDay...`` is a quota, ``...PerMinute...`` a rate limit)."""
+    """The kind a strong identifier names: the table, then the table without
+    an ``Error``/``Exception`` suffix, then quota windows from Google quota ids
+    (``...PerDay...`` is a quota, ``...PerMinute...`` a rate limit), then stems."""
     key = _key(name)
     kind = STRONG_IDENTS.get(key)
     if kind is not None:
         return kind
+    if len(key) < 6 or " " in key:
+        return None  # numeric codes, sentences put in "code": not identifiers to stem
+    for suffix in _SUFFIXES:
+        if key.endswith(suffix):
+            kind = STRONG_IDENTS.get(key[: -len(suffix)])
+            if kind is not None:
+                return kind
     if "perday" in key:
         return Kind.QUOTA
-    if "perminute" in key:
+    if "perminute" in key or "persecond" in key:
         return Kind.RATE_LIMIT
+    for stem, stem_kind in _STEMS:
+        if stem in key:
+            return stem_kind
     return None
+
+
+def location_ident(name: str) -> bool:
+    """True for identifiers that name a block on the caller's location."""
+    return _key(name) in _LOCATION_IDENTS
 
 
 def weak_kind(name: str) -> Kind | None:

@@ -4,14 +4,20 @@ The hints cover what an operator needs first: 401 (the key) versus 403
 (the key's access), the billing checks behind a 402, the model name and
 access behind a 404, backoff and load shedding for a 429, turning off
 structured JSON, streaming or tools when only one model rejects a request,
-5xx as transient, and the setup of custom OpenAI-compatible endpoints.
+5xx as transient, and the setup of custom OpenAI-compatible endpoints. Some
+causes change the advice within a kind: a block on the caller's location, a
+model this target does not serve as asked, a 429 that is the provider's
+capacity rather than the caller's rate, a per-day quota, and a failure
+inside a stream that had already started.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from resilience._classify.failure import Kind
 
-__all__ = ["hint_for"]
+__all__ = ["Cause", "hint_for"]
 
 _HINTS: dict[Kind, str] = {
     Kind.RATE_LIMIT: (
@@ -118,6 +124,34 @@ _NATIVE = frozenset(
         "cerebras",
     }
 )
+# Causes that change what to check, beyond the kind itself.
+Cause = Literal["location", "deployment", "capacity", "day"]
+_CAUSE_HINTS: dict[str, str] = {
+    "location": (
+        "The provider refuses requests from this country or region, whatever the "
+        "status says. Retrying from here fails the same way: route the call to another "
+        "provider, or to a region or proxy location the provider serves."
+    ),
+    "deployment": (
+        "This target does not serve the model as requested: it needs a dedicated "
+        "endpoint, an inference profile (cross-region ID), or another serving region. "
+        "Use the model ID the provider names, start the endpoint, or route to a target "
+        "that serves this model."
+    ),
+    "capacity": (
+        "The provider says it is out of capacity for this model (429, but not your own "
+        "rate limit). Back off and retry, or fail over to another provider or model "
+        "until it recovers; slowing this key down will not help."
+    ),
+    "day": (
+        "A per-day limit is used up. It frees at the provider's daily reset, not in "
+        "seconds: route to another provider or model until then, or raise the limit."
+    ),
+}
+_MID_STREAM = (
+    " The failure came inside a stream that had already started (HTTP 200): retry or "
+    "fail over only if no chunk has reached the caller yet."
+)
 _FEATURE_HINTS = {
     "tools": "Turn off tools (function calling) for this model, or pick one that supports them.",
     "json": "Turn off structured JSON (response_format) for this model, or pick one that "
@@ -132,11 +166,18 @@ def hint_for(
     *,
     feature: str | None = None,
     provider: str | None = None,
+    cause: Cause | None = None,
+    mid_stream: bool = False,
 ) -> str:
-    """A short, specific hint for ``kind``; names the feature to turn off, and
-    adds the custom-endpoint checks when ``provider`` is not a native one."""
+    """A short, specific hint for ``kind``; names the feature to turn off, says
+    what a location block, a model this target does not serve, a capacity 429
+    or a per-day quota means (``cause``), warns that a mid-stream failure may
+    be retried only before the first chunk, and adds the custom-endpoint checks
+    when ``provider`` is not a native one."""
     k = Kind(kind)
-    text = _HINTS[k]
+    text = _CAUSE_HINTS[cause] if cause in _CAUSE_HINTS else _HINTS[k]
+    if mid_stream:
+        text += _MID_STREAM
     if k is Kind.UNSUPPORTED_FEATURE and feature:
         text = f"This model rejects '{feature}'. " + _FEATURE_HINTS.get(
             feature, f"Drop or change '{feature}' for this model, or pick one that accepts it."

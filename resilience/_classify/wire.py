@@ -2,10 +2,11 @@
 
 A failed response body arrives in many shapes: JSON text, a bare JSON
 string, bytes, an already-decoded dict, plain text, an HTML error page from
-a CDN or proxy, a server-sent-event stream that began with HTTP 200 and
-then carried an ``error`` event, an AWS event-stream frame (Bedrock), or an
-SDK's ``str(exc)`` with a Python ``repr`` of the body inside it. This module
-only decodes; :mod:`resilience._classify.bodies` interprets.
+a CDN or proxy, a stream that began with HTTP 200 and then carried an error
+(server-sent events, NDJSON, AWS event-stream frames: see
+:mod:`resilience._classify.stream_errors`), or an SDK's ``str(exc)`` with a Python
+``repr`` of the body inside it. This module only decodes;
+:mod:`resilience._classify.bodies` interprets.
 
 Nothing here raises, and every scan is bounded so a multi-megabyte body
 costs no more than its first stretch.
@@ -14,13 +15,13 @@ costs no more than its first stretch.
 from __future__ import annotations
 
 import ast
-import base64
 import json
 import re
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from resilience._classify.stream_errors import eventstream_error, ndjson_error, sse_error
 
 __all__ = ["Decoded", "decode", "embedded_object", "load_json"]
 
@@ -123,103 +124,16 @@ def embedded_object(text: str) -> Any:
     return None
 
 
-def _is_error_payload(obj: Any, event: str) -> bool:
-    if event == "error":
-        return True
-    if isinstance(obj, dict):
-        return "error" in obj or obj.get("type") == "error" or obj.get("object") == "error"
-    return False
-
-
-def _decode_sse(text: str) -> Decoded | None:
-    event = ""
-    found = False
-    for raw in text.splitlines()[:2000]:
-        line = raw.strip()
-        if line.startswith("event:"):
-            event = line[6:].strip().lower()
-            found = True
-            continue
-        if not line.startswith("data:"):
-            if not line:
-                event = ""
-            continue
-        found = True
-        payload = line[5:].strip()
-        obj = load_json(payload)
-        if _is_error_payload(obj, event):
-            return Decoded(obj=obj if obj is not None else payload, text=payload, stream=True)
-    if found:
-        return Decoded(obj=None, text="", stream=True)
-    return None
-
-
-def _decode_lines(text: str) -> Any:
-    """NDJSON (Ollama streams): the first line that carries an error."""
-    for line in text.splitlines()[:2000]:
-        obj = load_json(line.strip())
-        if _is_error_payload(obj, ""):
-            return obj
-    return None
-
-
-# AWS event-stream framing (Bedrock InvokeModelWithResponseStream, ConverseStream):
-# total length, headers length, prelude CRC, headers, payload, message CRC.
-_HEADER_VALUE_SIZES = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
-
-
-def _eventstream_headers(raw: bytes) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    i = 0
-    while i < len(raw):
-        name_len = raw[i]
-        name = raw[i + 1 : i + 1 + name_len].decode("utf-8", "replace")
-        i += 1 + name_len
-        vtype = raw[i]
-        i += 1
-        if vtype in (0, 1):
-            headers[name] = "true" if vtype == 0 else "false"
-        elif vtype in (6, 7):
-            (vlen,) = struct.unpack(">H", raw[i : i + 2])
-            headers[name] = raw[i + 2 : i + 2 + vlen].decode("utf-8", "replace")
-            i += 2 + vlen
-        elif vtype in _HEADER_VALUE_SIZES:
-            i += _HEADER_VALUE_SIZES[vtype]
-        else:
-            break
-    return headers
-
-
-def _decode_eventstream(data: bytes) -> Decoded | None:
-    pos = 0
-    frames = 0
-    while pos + 16 <= len(data) and frames < 500:
-        total, hlen = struct.unpack(">II", data[pos : pos + 8])
-        if total < 16 or hlen > total - 16 or pos + total > len(data):
-            return None
-        headers = _eventstream_headers(data[pos + 12 : pos + 12 + hlen])
-        payload = data[pos + 12 + hlen : pos + total - 4]
-        pos += total
-        frames += 1
-        mtype = headers.get(":message-type", "")
-        obj = load_json(payload.decode("utf-8", "replace"))
-        if mtype in ("exception", "error"):
-            name = headers.get(":exception-type") or headers.get(":error-code") or "exception"
-            message = headers.get(":error-message", "")
-            if isinstance(obj, dict):
-                message = str(obj.get("message") or obj.get("Message") or message)
-            return Decoded(obj={"__type": name, "message": message}, text=message, stream=True)
-        # An event whose base64 chunk is itself an error event (Anthropic on Bedrock).
-        if isinstance(obj, dict) and isinstance(obj.get("bytes"), str):
-            try:
-                inner = load_json(base64.b64decode(obj["bytes"]).decode("utf-8", "replace"))
-            except Exception:
-                inner = None
-            if _is_error_payload(inner, ""):
-                return Decoded(obj=inner, text=json.dumps(inner)[:2000], stream=True)
-    if frames:
-        return Decoded(obj=None, text="", stream=True)
-    return None
+def _error_span(s: str) -> Any:
+    """The JSON object around the first ``"error"`` key of a text that does not
+    parse as a whole: the last element of a cut-off Gemini JSON-array stream,
+    an error object after a long SDK preamble."""
+    at = s.find('"error"')
+    start = s.rfind("{", 0, at) if at > 0 else -1
+    if start < 0:
+        return None
+    obj = embedded_object(s[start : start + _MAX_EMBEDDED])
+    return obj if isinstance(obj, dict) and obj.get("error") else None
 
 
 def _decode_text(text: str) -> Decoded:
@@ -237,13 +151,17 @@ def _decode_text(text: str) -> Decoded:
     if _HTML_START.match(s) or ("</" in s and re.search(r"<(html|body|title|h1)\b", s, re.I)):
         return _decode_html(s)
     if s.startswith(("event:", "data:", ":")) or "\ndata:" in s or "\nevent:" in s:
-        sse = _decode_sse(s)
-        if sse is not None:
-            return sse
+        found, err, payload = sse_error(s)
+        if found:
+            return Decoded(obj=err, text=payload, stream=True)
     if "\n" in s and s[0] == "{":
-        obj = _decode_lines(s)
-        if obj is not None:
-            return Decoded(obj=obj, text=s, stream=True)
+        err = ndjson_error(s)
+        if err is not None:
+            return Decoded(obj=err, text=s, stream=True)
+    if s[0] == "[" and '"error"' in s:
+        err = _error_span(s)
+        if err is not None:
+            return Decoded(obj=err, text=s, stream=True)
     obj = embedded_object(s) if ("{" in s or "[" in s) else None
     return Decoded(obj=obj, text=s)
 
@@ -256,9 +174,9 @@ def decode(body: Any) -> Decoded:
         if isinstance(body, bytes | bytearray | memoryview):
             data = bytes(body)[: _MAX_TEXT * 4]
             if len(data) >= 16 and data[:1] == b"\x00":
-                stream = _decode_eventstream(data)
-                if stream is not None:
-                    return stream
+                found, err, message = eventstream_error(data)
+                if found:
+                    return Decoded(obj=err, text=message, stream=True)
             return _decode_text(data.decode("utf-8", "replace"))
         if isinstance(body, str):
             return _decode_text(body)

@@ -7,10 +7,21 @@ where a thread only quoted the message, the provider's documented envelope
 is put around it. Keys and request ids are the masked or fake ones from the
 sources. ``retry_after`` is what the response itself asks for (None when it
 names no wait). ``feature`` is checked only where given.
+
+Cases added for issue #14 also carry ``group`` (which class of misreading
+they guard against: ``type`` for error types and codes that outrank the
+status, ``location`` for region blocks, ``stream`` for errors inside a 200
+stream, ``retry`` for waits and windows named in the body) and ``origin``
+(whose wording it is, which can differ from the gateway that relayed it).
+Bedrock event-stream frames are built by :func:`_aws_frames` around the
+exception name and message the source quotes.
 """
 
 from __future__ import annotations
 
+import binascii
+import json
+import struct
 from typing import Any
 
 Case = dict[str, Any]
@@ -27,6 +38,8 @@ def _case(
     headers: dict[str, str] | None = None,
     feature: str | None = None,
     provider: str | None = None,
+    group: str | None = None,
+    origin: str | None = None,
 ) -> Case:
     return {
         "id": id,
@@ -39,6 +52,8 @@ def _case(
         "retry_after": retry_after,
         "feature": feature,
         "provider": provider,
+        "group": group,
+        "origin": origin,
     }
 
 
@@ -55,6 +70,30 @@ def _gg(code: int, status: str, message: str, details: list[Any] | None = None) 
     if details is not None:
         err["details"] = details
     return {"error": err}
+
+
+def _frame(headers: dict[str, str], payload: bytes) -> bytes:
+    raw = b""
+    for name, value in headers.items():
+        n, v = name.encode(), value.encode()
+        raw += bytes([len(n)]) + n + b"\x07" + struct.pack(">H", len(v)) + v
+    prelude = struct.pack(">II", 16 + len(raw) + len(payload), len(raw))
+    message = prelude + struct.pack(">I", binascii.crc32(prelude)) + raw + payload
+    return message + struct.pack(">I", binascii.crc32(message))
+
+
+def _aws_frames(exception: str, payload: dict[str, Any]) -> bytes:
+    """A ConverseStream/InvokeModelWithResponseStream body: one content chunk,
+    then the exception frame AWS sends mid-stream (vnd.amazon.eventstream)."""
+    chunk = _frame(
+        {":message-type": "event", ":event-type": "contentBlockDelta"},
+        b'{"contentBlockIndex":0,"delta":{"text":"Hello"}}',
+    )
+    error = _frame(
+        {":message-type": "exception", ":exception-type": exception},
+        json.dumps(payload).encode(),
+    )
+    return chunk + error
 
 
 OPENAI_ERRORS = "https://platform.openai.com/docs/guides/error-codes"
@@ -491,4 +530,315 @@ CASES: list[Case] = [
           "litellm.BadRequestError: DeepseekException - {\"error\":{\"message\":\"Insufficient "
           "Balance\",\"type\":\"unknown_error\",\"param\":null,\"code\":"
           "\"invalid_request_error\"}}", "billing", False),
+    # ===================================================== issue #14: type over status
+    # An explicit provider error type or code outranks the HTTP status; the
+    # message refines it (capacity vs throttling, per-minute vs billing).
+    _case("moonshot-429-engine-overloaded", GH + "666ghj/BettaFish/issues/292", 429,
+          {"error": {"message": "The engine is currently overloaded, please try again later",
+                     "type": "engine_overloaded_error"}}, "overloaded", True,
+          group="type", origin="moonshot"),
+    _case("novita-429-server-overload", GH + "NousResearch/hermes-agent/issues/106205", 429,
+          _oa("server overload, please try again later", "server_overload", None),
+          "overloaded", True, group="type", origin="novita"),
+    _case("zai-429-code-1305-overloaded", GH + "NousResearch/hermes-agent/pull/98111", 429,
+          {"error": {"code": "1305", "message": "The service may be temporarily overloaded, "
+                     "please try again later"}}, "overloaded", True, group="type", origin="zai"),
+    _case("gemini-429-model-capacity-exhausted", GH + "google-gemini/gemini-cli/issues/25179",
+          429, [{"error": {"code": 429, "message": "No capacity available for model "
+                           "gemini-3.1-pro-preview on the server", "errors": [
+                               {"message": "No capacity available for model "
+                                "gemini-3.1-pro-preview on the server", "domain": "global",
+                                "reason": "rateLimitExceeded"}],
+                           "status": "RESOURCE_EXHAUSTED", "details": [
+                               {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                "reason": "MODEL_CAPACITY_EXHAUSTED",
+                                "domain": "cloudcode-pa.googleapis.com",
+                                "metadata": {"model": "gemini-3.1-pro-preview"}}]}}],
+          "overloaded", True, group="type", origin="gemini"),
+    _case("anthropic-500-api-error-overloaded", GH + "anthropics/claude-code/issues/5922", 500,
+          {"type": "error", "error": {"type": "api_error", "message": "Overloaded"}},
+          "overloaded", True, group="type", origin="anthropic"),
+    _case("together-429-credit-limit-per-minute", GH + "togethercomputer/MoA/issues/27", 429,
+          _oa("You have been rate limited. Your rate limit is 60 queries per minute. Please "
+              "navigate to https://api.together.xyz/settings/billing to upgrade to a paid plan.",
+              "credit_limit", None), "rate_limit", True, group="type", origin="together"),
+    _case("together-429-credit-limit-rpm-qps", GH + "bespokelabsai/curator/issues/205", 429,
+          _oa("Request was rejected due to request rate limiting. Your rate limits are 600 RPM "
+              "(10 QPS) and 180000 TPM (3000 TPS). See details: "
+              "https://docs.together.ai/docs/rate-limits", "credit_limit", None),
+          "rate_limit", True, group="type", origin="together"),
+    _case("cerebras-429-request-quota-per-minute", GH + "nminaya/grammar-nazi-bot/issues/954",
+          429, {"message": "Requests per minute limit exceeded - too many requests sent.",
+                "type": "too_many_requests_error", "param": "quota",
+                "code": "request_quota_exceeded"}, "rate_limit", True, group="type",
+          origin="cerebras"),
+    _case("xai-429-credits-or-spending-limit", GH + "continuedev/continue/issues/10373", 429,
+          '"Your team 16f2151a-40f4-4a80-8ad0-cae00c27e8dd has either used all available '
+          'credits or reached its monthly spending limit. To continue making API requests, '
+          'please purchase more credits or raise your spending limit."', "billing", False,
+          group="type", origin="xai"),
+    _case("together-400-model-not-available", GH + "HeyPuter/puter/issues/3168", 400,
+          {"id": "okkMWqL-2kFHot-a023f60e9b77ff7e", "error": {
+              "message": "Unable to access non-serverless model "
+                         "mistralai/Mistral-Small-24B-Instruct-2501. Please visit "
+                         "https://api.together.ai/models/mistralai/"
+                         "Mistral-Small-24B-Instruct-2501 to create and start a new dedicated "
+                         "endpoint for the model.", "type": "invalid_request_error",
+              "param": None, "code": "model_not_available"}},
+          "not_found", False, group="type", origin="together"),
+    _case("together-400-dedicated-endpoint-not-running", GH + "HeyPuter/puter/issues/3168", 400,
+          {"id": "okkMWzu-2kFHot-a023f611fd50ff7e", "error": {
+              "message": "The dedicated endpoint for mistralai/Mixtral-8x22B-Instruct-v0.1 is "
+                         "not running. Please visit https://api.together.ai/models to start the "
+                         "endpoint.", "type": "invalid_request_error", "param": None,
+              "code": "dedicated_endpoint_not_running"}},
+          "not_found", False, group="type", origin="together"),
+    _case("copilot-400-model-not-supported", GH + "caozhiyuan/copilot-api/issues/253", 400,
+          {"error": {"message": "The requested model is not supported.",
+                     "code": "model_not_supported", "param": "model",
+                     "type": "invalid_request_error"}}, "not_found", False, group="type",
+          origin="github-copilot"),
+    _case("hf-router-400-model-not-supported", GH + "cline/cline/issues/5098", 400,
+          {"error": {"message": "The requested model 'moonshotai/Kimi-K2-Instruct' is not "
+                     "supported by any provider you have enabled."}}, "not_found", False,
+          group="type", origin="huggingface"),
+    _case("bedrock-400-on-demand-throughput", GH + "terricain/aioboto3/issues/352", 400,
+          '{"message":"Invocation of model ID anthropic.claude-3-5-sonnet-20241022-v2:0 with '
+          "on-demand throughput isn\u2019t supported. Retry your request with the ID or ARN of "
+          'an inference profile that contains this model."}', "not_found", False,
+          headers={"x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/"
+                   "com.amazon.bedrock/"}, group="type", origin="bedrock"),
+    _case("vertex-400-not-servable-in-region", GH + "NousResearch/hermes-agent/issues/32678",
+          400, _gg(400, "FAILED_PRECONDITION", "Publisher Model .../publishers/anthropic/models/"
+                   "claude-sonnet-5 is not servable in region global."),
+          "not_found", False, group="type", origin="vertex"),
+    # ================================================== issue #14: location blocks
+    # A region, country or territory block is a permission problem another
+    # target may not have, whatever status carries it.
+    _case("openai-403-unsupported-country", GH + "aurora-develop/Duck2api/issues/33", 403,
+          {"error": {"code": "unsupported_country_region_territory",
+                     "message": "Country, region, or territory not supported", "param": None,
+                     "type": "request_forbidden"}}, "permission", False, group="location",
+          origin="openai"),
+    _case("gemini-400-image-generation-country", GH + "chatboxai/chatbox/issues/2280", 400,
+          _gg(400, "FAILED_PRECONDITION", "Image generation is not available in your country."),
+          "permission", False, group="location", origin="gemini"),
+    _case("gemini-user-location-sdk-text", GH + "poenl/gemini-api/issues/4", None,
+          "400 FAILED_PRECONDITION. {'error': {'code': 400, 'message': 'User location is not "
+          "supported for the API use.', 'status': 'FAILED_PRECONDITION'}}", "permission", False,
+          group="location", origin="gemini"),
+    _case("bedrock-anthropic-unsupported-countries-400", GH + "anthropics/claude-code/issues/2656",
+          400, {"message": "Access to Anthropic models is not allowed from unsupported "
+                "countries, regions, or territories. Please refer to "
+                "https://www.anthropic.com/supported-countries for more information."},
+          "permission", False, headers={"x-amzn-errortype": "ValidationException"},
+          group="location", origin="bedrock"),
+    _case("bedrock-anthropic-unsupported-countries-botocore",
+          GH + "aws-samples/generative-bi-using-rag/issues/361", None,
+          "An error occurred (ValidationException) when calling the InvokeModel operation: "
+          "Access to Anthropic models is not allowed from unsupported countries, regions, or "
+          "territories. Please refer to https://www.anthropic.com/supported-countries for more "
+          "information on the countries and regions Anthropic currently supports.",
+          "permission", False, group="location", origin="bedrock"),
+    _case("openrouter-403-model-not-in-region", GH + "koala73/worldmonitor/pull/2541", 403,
+          {"error": {"message": "This model is not available in your region.", "code": 403}},
+          "permission", False, group="location", origin="openrouter"),
+    _case("opencode-zen-403-region-error", GH + "anomalyco/opencode/issues/8796", 403,
+          {"type": "error", "error": {"type": "RegionError",
+                                      "message": "This model is not available in your country."}},
+          "permission", False, group="location", origin="opencode"),
+    _case("zed-451-anthropic-region", GH + "zed-industries/zed/issues/30496", 451,
+          "Access to Anthropic models is not available in your region (IM)", "permission",
+          False, group="location", origin="zed"),
+    # ======================================== issue #14: errors inside a 200 stream
+    _case("anthropic-stream-api-error", GH + "BerriAI/litellm/issues/4562", 200,
+          "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+          "\"delta\":{\"type\":\"text_delta\",\"text\":\" (\"} }\n\nevent: error\ndata: "
+          "{\"type\":\"error\",\"error\":{\"details\":null,\"type\":\"api_error\",\"message\":"
+          "\"Internal server error\"}      }\n\n", "server", True, group="stream",
+          origin="anthropic"),
+    _case("anthropic-stream-output-blocked", GH + "vercel/ai/issues/2463", 200,
+          "event: error\ndata: {\"type\":\"error\",\"error\":{\"details\":null,\"type\":"
+          "\"invalid_request_error\",\"message\":\"Output blocked by content filtering "
+          "policy\"}}\n\n", "content_filter", False, group="stream", origin="anthropic"),
+    _case("anthropic-stream-overloaded-sdk-text", GH + "anthropics/anthropic-sdk-go/issues/200",
+          None, "received error while streaming: {\"type\":\"error\",\"error\":{\"details\":null,"
+          "\"type\":\"overloaded_error\",\"message\":\"Overloaded\"} }", "overloaded", True,
+          group="stream", origin="anthropic"),
+    _case("openai-responses-failed-overloaded", GH + "Wei-Shaw/sub2api/issues/5909", 200,
+          "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":"
+          "\"failed\",\"output\":[],\"model\":\"gpt-5.6-sol\",\"error\":{\"code\":"
+          "\"server_is_overloaded\",\"message\":\"Our servers are currently overloaded. Please "
+          "try again later.\"}}}\n\n", "overloaded", True, group="stream", origin="openai"),
+    _case("azure-responses-failed-rate-limit", GH + "earendil-works/pi/pull/1458", 200,
+          "event: response.failed\ndata: {\"type\": \"response.failed\", \"response\": "
+          "{\"status\": \"failed\", \"error\": {\"code\": \"rate_limit_exceeded\", \"message\": "
+          "\"Requests to the ... Operation have exceeded token rate limit ...\"}}}\n\n",
+          "rate_limit", True, group="stream", origin="azure"),
+    _case("openrouter-stream-error-chunk", GH + "use-agent-os/agent-os/issues/2214", 200,
+          "data: {\"id\":\"cmpl-abc123\",\"object\":\"chat.completion.chunk\",\"model\":"
+          "\"openai/gpt-4o\",\"provider\":\"openai\",\"error\":{\"code\":\"server_error\","
+          "\"message\":\"Provider disconnected unexpectedly\"},\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n", "server", True,
+          group="stream", origin="openrouter"),
+    _case("openrouter-stream-502-provider-unavailable",
+          GH + "OpenRouterTeam/ai-sdk-provider/issues/440", 200,
+          "data: {\"code\":502,\"message\":\"Network connection lost.\",\"metadata\":"
+          "{\"error_type\":\"provider_unavailable\"}}\n\n", "gateway", True, group="stream",
+          origin="openrouter"),
+    _case("ollama-ndjson-stream-error", GH + "use-agent-os/agent-os/issues/2214", 200,
+          '{"model":"llama3.1","response":"The","done":false}\n'
+          '{"error":"an error was encountered while running the model"}\n', "server", True,
+          group="stream", origin="ollama"),
+    _case("bedrock-eventstream-throttling", GH + "BerriAI/litellm/issues/1790", 200,
+          _aws_frames("throttlingException", {"message": "Too many requests, please wait before "
+                      "trying again. You have sent too many requests.  Wait before trying "
+                      "again."}), "rate_limit", True, group="stream", origin="bedrock"),
+    _case("bedrock-eventstream-service-unavailable", GH + "darko-mesaros/bedrust/issues/47",
+          200, _aws_frames("serviceUnavailableException",
+                           {"message": "Bedrock is unable to process your request."}),
+          "overloaded", True, group="stream", origin="bedrock"),
+    _case("bedrock-eventstream-internal-server", GH + "langchain-ai/langchainjs/issues/2768",
+          200, _aws_frames("internalServerException", {"message": "The system encountered an "
+                           "unexpected error during processing. Try your request again."}),
+          "server", True, group="stream", origin="bedrock"),
+    _case("bedrock-eventstream-model-stream-error", "https://docs.aws.amazon.com/botocore/"
+          "latest/reference/services/bedrock-runtime/client/exceptions/"
+          "ModelStreamErrorException.html", 200,
+          _aws_frames("modelStreamErrorException", {"message": "An error occurred while "
+                      "streaming the response. Retry your request."}),
+          "server", True, group="stream", origin="bedrock"),
+    _case("bedrock-eventstream-validation", GH + "Portkey-AI/gateway/issues/1142", 200,
+          _aws_frames("validationException", {"message": "The model returned the following "
+                      "errors: messages.1.content.0.type: Expected `thinking` or "
+                      "`redacted_thinking`, but found `text`. When `thinking` is enabled, a "
+                      "final `assistant` message must start with a thinking block. We recommend "
+                      "you include thinking blocks from previous turns. To avoid this "
+                      "requirement, disable `thinking`. Please consult our documentation at "
+                      "https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking"}),
+          "bad_request", False, group="stream", origin="bedrock"),
+    _case("bedrock-converse-stream-botocore-validation",
+          GH + "strands-agents/agent-builder/issues/10", None,
+          "botocore.exceptions.EventStreamError: An error occurred (validationException) when "
+          "calling the ConverseStream operation: The model returned the following errors: "
+          "Invalid X-Amzn-Bedrock-Context-Length Header", "bad_request", False,
+          group="stream", origin="bedrock"),
+    _case("bedrock-invoke-stream-botocore-throttling", GH + "BerriAI/litellm/issues/1790",
+          None, "botocore.exceptions.EventStreamError: An error occurred (throttlingException) "
+          "when calling the InvokeModelWithResponseStream operation: Too many requests, please "
+          "wait before trying again. You have sent too many requests.  Wait before trying "
+          "again.", "rate_limit", True, group="stream", origin="bedrock"),
+    _case("bedrock-stream-input-too-long", GH + "continuedev/continue/issues/6005", None,
+          "Error processing Bedrock stream: The model returned the following errors: Input is "
+          "too long for requested model.", "context_length", False, group="stream",
+          origin="bedrock"),
+    _case("gemini-sse-503-mid-stream", GH + "diegosouzapw/OmniRoute/pull/4182", 200,
+          "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Thinking\"}], "
+          "\"role\": \"model\"}}]}\r\n\r\ndata: {\"error\":{\"code\":503,\"message\":\"This "
+          "model is currently experiencing high demand\u2026\",\"status\":\"UNAVAILABLE\"}}"
+          "\r\n\r\n", "overloaded", True, group="stream", origin="gemini"),
+    _case("gemini-json-array-stream-503", GH + "google-gemini/gemini-cli/issues/11196", 200,
+          "[{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Sure\"}], \"role\": "
+          "\"model\"}}]}\r\n,\r\n{\n  \"error\": {\n    \"code\": 503,\n    \"message\": \"The "
+          "service is currently unavailable.\",\n    \"errors\": [\n      {\n        "
+          "\"message\": \"The service is currently unavailable.\",\n        \"domain\": "
+          "\"global\",\n        \"reason\": \"backendError\"\n      }\n    ],\n    \"status\": "
+          "\"UNAVAILABLE\"\n  }\n}\n]", "overloaded", True, group="stream", origin="gemini"),
+    # ============================================== issue #14: retry hints in bodies
+    _case("gemini-per-minute-please-retry-in", GH + "browserbase/mcp-server-browserbase/"
+          "issues/129", 429,
+          {"error": {"code": 429, "message": "You exceeded your current quota, please check your "
+                     "plan and billing details. For more information on this error, head to: "
+                     "https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current "
+                     "usage, head to: https://ai.dev/usage?tab=rate-limit. \n* Quota exceeded "
+                     "for metric: generativelanguage.googleapis.com/"
+                     "generate_content_paid_tier_input_token_count, limit: 4000000\nPlease retry "
+                     "in 47.434392449s.", "status": "RESOURCE_EXHAUSTED", "details": [
+                         {"@type": "type.googleapis.com/google.rpc.Help", "links": [
+                             {"description": "Learn more about Gemini API quotas",
+                              "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+                         {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                             {"quotaMetric": "generativelanguage.googleapis.com/"
+                              "generate_content_paid_tier_input_token_count",
+                              "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+                              "quotaDimensions": {"location": "global",
+                                                  "model": "gemini-2.0-flash"},
+                              "quotaValue": "4000000"}]}]}},
+          "rate_limit", True, 47.434392449, group="retry", origin="gemini"),
+    _case("gemini-per-day-retry-info", GH + "diegosouzapw/OmniRoute/issues/9504", 429,
+          {"error": {"code": 429, "message": "You exceeded your current quota, please check your "
+                     "plan and billing details. For more information on this error, head to: "
+                     "https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current "
+                     "usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded for metric: "
+                     "generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+                     "limit: 20, model: gemini-3.6-flash\nPlease retry in 36.429760048s.",
+                     "status": "RESOURCE_EXHAUSTED", "details": [
+                         {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                             {"quotaMetric": "generativelanguage.googleapis.com/"
+                              "generate_content_free_tier_requests",
+                              "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                              "quotaDimensions": "[MaxDepth]", "quotaValue": "20"}]},
+                         {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                          "retryDelay": "36s"}]}},
+          "quota", False, 36.0, group="retry", origin="gemini"),
+    _case("gemini-per-minute-wrapped-retry-info", GH + "RooCodeInc/Roo-Code/issues/3883", 429,
+          {"error": {"message": "{\n  \"error\": {\n    \"code\": 429,\n    \"message\": \"You "
+                     "exceeded your current quota, please check your plan and billing details. "
+                     "For more information on this error, head to: https://ai.google.dev/"
+                     "gemini-api/docs/rate-limits.\",\n    \"status\": \"RESOURCE_EXHAUSTED\",\n"
+                     "    \"details\": [\n      {\n        \"@type\": \"type.googleapis.com/"
+                     "google.rpc.QuotaFailure\",\n        \"violations\": [\n          {\n       "
+                     "     \"quotaMetric\": \"generativelanguage.googleapis.com/"
+                     "generate_content_free_tier_input_token_count\",\n            \"quotaId\": "
+                     "\"GenerateContentInputTokensPerModelPerMinute-FreeTier\",\n            "
+                     "\"quotaDimensions\": {\n              \"location\": \"global\",\n         "
+                     "     \"model\": \"gemini-2.5-flash\"\n            },\n            "
+                     "\"quotaValue\": \"250000\"\n          }\n        ]\n      },\n      {\n   "
+                     "     \"@type\": \"type.googleapis.com/google.rpc.Help\",\n        "
+                     "\"links\": [\n          {\n            \"description\": \"Learn more about "
+                     "Gemini API quotas\",\n            \"url\": \"https://ai.google.dev/"
+                     "gemini-api/docs/rate-limits\"\n          }\n        ]\n      },\n      {\n"
+                     "        \"@type\": \"type.googleapis.com/google.rpc.RetryInfo\",\n        "
+                     "\"retryDelay\": \"26s\"\n      }\n    ]\n  }\n}\n", "code": 429,
+                     "status": "Too Many Requests"}},
+          "rate_limit", True, 26.0, group="retry", origin="gemini"),
+    _case("gemini-code-assist-per-day", GH + "google-gemini/gemini-cli/issues/10513", 429,
+          [{"error": {"code": 429, "message": "Quota exceeded for quota metric 'Gemini 2.5 Pro "
+                      "Requests' and limit 'Gemini 2.5 Pro Requests per day per user per tier' "
+                      "of service 'cloudcode-pa.googleapis.com' for consumer "
+                      "'project_number:681255809395'.", "errors": [
+                          {"message": "Quota exceeded for quota metric 'Gemini 2.5 Pro Requests' "
+                           "and limit 'Gemini 2.5 Pro Requests per day per user per tier' of "
+                           "service 'cloudcode-pa.googleapis.com' for consumer "
+                           "'project_number:681255809395'.", "domain": "global",
+                           "reason": "rateLimitExceeded"}],
+                      "status": "RESOURCE_EXHAUSTED", "details": [
+                          {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                           "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
+                           "metadata": {"quota_metric": "cloudcode-pa.googleapis.com/"
+                                        "gemini_2_5_pro_requests"}}]}}],
+          "quota", False, group="retry", origin="gemini"),
+    _case("gemini-cli-quota-reset-after", GH + "earendil-works/pi/issues/2851", 429,
+          "Cloud Code Assist API error (429): You have exhausted your capacity on this model. "
+          "Your quota will reset after 12h34m16s.", "quota", False, 45256.0, group="retry",
+          origin="gemini"),
+    _case("moonshot-429-rpm-try-again-after", GH + "LLM-Red-Team/kimi-cc/issues/16", 429,
+          {"error": {"message": "Your account org-e664b178c0f74d818f6b62f87efa49f7"
+                     "<ak-f3t8pfk16fki11gzh6i1> request reached organization max RPM: 3, please "
+                     "try again after 1 seconds", "type": "rate_limit_reached_error"}},
+          "rate_limit", True, 1.0, group="retry", origin="moonshot"),
+    _case("openrouter-429-free-models-per-day", GH + "Gitlawb/openclaude/issues/936", 429,
+          {"error": {"message": "Rate limit exceeded: free-models-per-day. Add 10 credits to "
+                     "unlock 1000 free model requests per day", "code": 429, "metadata": {
+                         "headers": {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0"}}}},
+          "quota", False, group="retry", origin="openrouter"),
+    _case("openrouter-429-per-day-typed-rate-limit", GH + "Gitlawb/openclaude/issues/1549", 429,
+          {"error": {"message": "Rate limit exceeded: free-models-per-day-high-balance.",
+                     "type": "rate_limit_error", "code": "429"}}, "quota", False,
+          group="retry", origin="openrouter"),
+    _case("bedrock-tokens-per-day-botocore", GH + "minorun365/agent-book/issues/29", None,
+          "botocore.errorfactory.ThrottlingException: An error occurred (ThrottlingException) "
+          "when calling the Converse operation (reached max retries: 4): Too many tokens per "
+          "day, please wait before trying again.", "quota", False, group="retry",
+          origin="bedrock"),
 ]  # fmt: skip

@@ -129,3 +129,35 @@ def test_deeply_nested_json_does_not_recurse_forever() -> None:
     for _ in range(8):  # escaping doubles per level: keep the input small
         nested = {"error": {"message": json.dumps(nested)}}
     parse_body(nested)  # bounded by depth; must return
+
+
+def test_botocore_sentence_gives_the_code_and_the_message() -> None:
+    """str(ClientError) as LiteLLM, LangChain and Strands pass it on."""
+    p = parse_body(
+        "botocore.exceptions.EventStreamError: An error occurred (throttlingException) when "
+        "calling the ConverseStream operation (reached max retries: 4): Too many requests."
+    )
+    assert "throttlingexception" in p.idents and p.code == "throttlingException"
+    assert p.message == "Too many requests."
+
+
+def test_botocore_sentence_inside_a_json_body_keeps_the_json_message() -> None:
+    p = parse_body(
+        {"error": {"message": "An error occurred (ValidationException) when calling the "
+                              "Converse operation: bad input"}}
+    )  # fmt: skip
+    assert "validationexception" in p.idents
+    assert p.message.startswith("An error occurred")
+
+
+def test_aws_stream_union_member_names_the_exception() -> None:
+    p = parse_body({"modelStreamErrorException": {"message": "m", "originalStatusCode": 500}})
+    assert "modelstreamerrorexception" in p.idents and p.message == "m"
+    assert p.type == "modelStreamErrorException"
+
+
+def test_the_error_element_of_a_long_array_is_read_not_the_first_chunks() -> None:
+    chunks: list[Any] = [{"candidates": [{"content": {"parts": [{"text": "x"}]}}]}] * 12
+    body = [*chunks, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}]
+    p = parse_body(body)
+    assert p.status == 503 and p.message == "busy" and "unavailable" in p.idents

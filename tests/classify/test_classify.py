@@ -43,6 +43,8 @@ SEED_TABLE = {
     413: (Kind.PAYLOAD_TOO_LARGE, Bucket.CLIENT_ERROR),
     498: (Kind.AUTH, Bucket.AUTH_QUOTA),
     524: (Kind.GATEWAY, Bucket.GATEWAY),
+    # 451 Unavailable For Legal Reasons: how some gateways refuse a country.
+    451: (Kind.PERMISSION, Bucket.AUTH_QUOTA),
 }
 
 
@@ -104,6 +106,14 @@ def test_at_least_sixty_cited_cases() -> None:
     assert len(CASES) >= 60
     assert all(c["source"].startswith("https://") for c in CASES)
     assert len({c["id"] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("group", ["type", "location", "stream", "retry"])
+def test_each_misreading_class_has_real_wording_from_three_providers(group: str) -> None:
+    """Issue #14's classes: every one is pinned by bodies from 3+ providers."""
+    cases = [c for c in CASES if c["group"] == group]
+    assert all(c["origin"] for c in cases)
+    assert len({c["origin"] for c in cases}) >= 3, sorted({c["origin"] for c in cases})
 
 
 # ------------------------------------------------------------ what the status hides
@@ -403,6 +413,22 @@ _provider_json = st.recursive(
 )
 
 
+_events = st.sampled_from(["error", "response.failed", "message", "", "x.error", "ping"])
+_stream_bodies = st.one_of(
+    st.builds(lambda e, p: f"event: {e}\ndata: {json.dumps(p)}\n\n", _events, _provider_json),
+    st.builds(
+        lambda h, p: _eventstream_frame(h, json.dumps(p).encode()),
+        st.dictionaries(st.sampled_from([":message-type", ":exception-type", ":error-code"]),
+                        st.sampled_from(["exception", "error", "event", "throttlingException",
+                                         "x" * 40, ""]), max_size=3),
+        _provider_json,
+    ),
+    st.builds(lambda c, m: f"An error occurred ({c}) when calling the X operation: {m}",
+              st.text(max_size=20), st.text(max_size=60)),
+    st.lists(_provider_json, max_size=6).map(lambda xs: json.dumps(xs)[:-1]),  # cut off
+)  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     status=st.one_of(st.none(), st.integers(-5, 1000), st.text(max_size=4)),
@@ -411,7 +437,9 @@ _provider_json = st.recursive(
         st.dictionaries(st.one_of(_keys, st.text(max_size=20)), st.text(max_size=30), max_size=6),
         st.lists(st.tuples(st.binary(max_size=10), st.binary(max_size=10)), max_size=3),
     ),
-    body=st.one_of(st.binary(max_size=200), st.text(max_size=200), _json, _provider_json),
+    body=st.one_of(
+        st.binary(max_size=200), st.text(max_size=200), _json, _provider_json, _stream_bodies
+    ),
     now=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
 )
 def test_never_raises_and_bucket_matches_kind(
@@ -424,3 +452,228 @@ def test_never_raises_and_bucket_matches_kind(
     assert len(f.message) <= 300
     if body is None and status is None:
         assert f.kind is Kind.UNKNOWN
+
+
+# ------------------------------------------------ the provider's words outrank the status
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # identifiers no table lists, read by their stem
+        {"message": "busy", "type": "server_is_overloaded"},
+        {"message": "busy", "code": "model_capacity_exhausted"},
+        {"message": "x", "type": "engine_overloaded_error"},
+        # a capacity reason travelling with Google's generic throttling codes
+        {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "x", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+             "reason": "MODEL_CAPACITY_EXHAUSTED"}]},
+        # no identifier at all, and no word of a limit
+        {"message": "The service is temporarily overloaded, please try again later"},
+    ],
+)  # fmt: skip
+def test_a_429_the_provider_calls_a_capacity_problem_is_overloaded(error: Any) -> None:
+    f = classify(status=429, body={"error": error})
+    assert f.kind is Kind.OVERLOADED and f.retryable and f.failover and f.trips_breaker
+    assert "capacity" in f.hint
+
+
+def test_overload_wording_on_a_429_yields_to_any_limit_evidence() -> None:
+    """'High demand' next to a rate-limit code, or next to rate-limit words, is a limit."""
+    coded = {"error": {"code": "RATE_LIMITED", "message": "The system is experiencing high "
+                       "demand. Please retry after 20 seconds."}}  # fmt: skip
+    worded = {"error": {"message": "Overloaded: you exceeded your rate limit"}}
+    for body in (coded, worded):
+        assert classify(status=429, body=body).kind is Kind.RATE_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"type": "credit_limit", "message": "Your rate limit is 60 queries per minute."},
+         Kind.RATE_LIMIT),
+        ({"code": "request_quota_exceeded", "message": "Tokens per minute limit exceeded"},
+         Kind.RATE_LIMIT),
+        ({"type": "credit_limit", "message": "Your credit limit has been reached."},
+         Kind.BILLING),
+        ({"type": "insufficient_quota", "message": "You exceeded your current quota, please "
+          "check your plan and billing details."}, Kind.BILLING),
+        ({"code": "request_quota_exceeded", "message": "Tokens per day limit exceeded"},
+         Kind.QUOTA),
+    ],
+)  # fmt: skip
+def test_a_billing_or_quota_type_is_refined_by_the_window_its_words_name(
+    error: Any, kind: Kind
+) -> None:
+    """Per minute: a rate limit (retried); per day or money words: not retried."""
+    f = classify(status=429, body={"error": error})
+    assert f.kind is kind
+    assert f.retryable is (kind is Kind.RATE_LIMIT)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"message": "No such thing", "code": "model_not_available"}},
+        {"error": {"message": "The requested model is not supported.",
+                   "code": "model_not_supported"}},
+        {"error": {"message": "The dedicated endpoint for acme/x-7b is not running."}},
+        {"message": "Invocation of model ID x with on-demand throughput isn't supported. "
+                    "Retry your request with the ARN of an inference profile."},
+        {"error": {"code": 400, "status": "FAILED_PRECONDITION",
+                   "message": "Publisher Model m is not servable in region us-central1."}},
+    ],
+)  # fmt: skip
+def test_a_model_this_target_does_not_serve_is_not_found_not_a_bad_request(body: Any) -> None:
+    f = classify(status=400, body=body)
+    assert f.kind is Kind.NOT_FOUND and f.failover and not f.retryable
+
+
+def test_deployment_words_do_not_override_auth_permission_or_limits() -> None:
+    words = {"error": {"message": "Use an inference profile for this model."}}
+    assert classify(status=401, body=words).kind is Kind.AUTH
+    assert classify(status=403, body=words).kind is Kind.PERMISSION
+    assert classify(status=429, body=words).kind is Kind.RATE_LIMIT
+
+
+# ------------------------------------------------------------------- location blocks
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 429, 451, 500, 503, 200, None])
+def test_a_location_block_is_permission_with_failover_whatever_the_status(
+    status: int | None,
+) -> None:
+    for message in (
+        "User location is not supported for the API use.",
+        "Country, region, or territory not supported",
+        "Access to Anthropic models is not allowed from unsupported countries, regions, or "
+        "territories.",
+        "This model is not available in your region.",
+    ):
+        f = classify(status=status, body={"error": {"message": message}})
+        assert f.kind is Kind.PERMISSION, (status, message)
+        assert f.failover and not f.retryable and "country or region" in f.hint
+
+
+def test_location_wins_over_reading_a_feature_out_of_the_words() -> None:
+    body = {"error": {"message": "Image generation is not available in your country."}}
+    f = classify(status=400, body=body)
+    assert f.kind is Kind.PERMISSION and f.feature is None
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Unsupported region: us-west-3", Kind.BAD_REQUEST),
+        ("Parameter 'region' is not supported for this endpoint", Kind.BAD_REQUEST),
+        ("Publisher Model m is not servable in region global.", Kind.NOT_FOUND),
+    ],
+)
+def test_serving_regions_are_not_the_callers_location(message: str, kind: Kind) -> None:
+    assert classify(status=400, body={"error": {"message": message}}).kind is kind
+
+
+def test_a_location_identifier_alone_is_enough() -> None:
+    body = {"type": "error", "error": {"type": "RegionError", "message": "Nope."}}
+    assert classify(status=400, body=body).kind is Kind.PERMISSION
+
+
+# ---------------------------------------------------------- errors inside a 200 stream
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ('event: error\ndata: {"type":"error","error":{"type":"api_error",'
+         '"message":"Internal server error"}}\n\n', Kind.SERVER),
+        ('event: error\ndata: {"type":"error","error":{"type":"invalid_request_error",'
+         '"message":"messages: roles must alternate"}}\n\n', Kind.BAD_REQUEST),
+        ('event: response.failed\ndata: {"type":"response.failed","response":{"error":'
+         '{"code":"rate_limit_exceeded","message":"slow down"}}}\n\n', Kind.RATE_LIMIT),
+        ('{"response":"a","done":false}\n{"error":"something odd happened"}\n', Kind.SERVER),
+        ('data: {"code":503,"message":"unavailable","metadata":{}}\n\n', Kind.OVERLOADED),
+    ],
+)  # fmt: skip
+def test_a_2xx_status_does_not_hide_what_a_stream_error_says(body: str, kind: Kind) -> None:
+    """The 200 describes the start of the stream; the error event decides."""
+    f = classify(status=200, body=body)
+    assert f.kind is kind
+    assert "stream that had already started" in f.hint
+
+
+def test_a_2xx_without_an_error_in_it_stays_unknown() -> None:
+    assert classify(status=200).kind is Kind.UNKNOWN
+    assert classify(status=200, body='data: {"choices":[]}\n\ndata: [DONE]\n\n').kind is (
+        Kind.UNKNOWN
+    )
+
+
+@pytest.mark.parametrize(
+    ("exception", "kind", "retryable"),
+    [
+        ("throttlingException", Kind.RATE_LIMIT, True),
+        ("serviceUnavailableException", Kind.OVERLOADED, True),
+        ("modelStreamErrorException", Kind.SERVER, True),
+        ("internalServerException", Kind.SERVER, True),
+        ("validationException", Kind.BAD_REQUEST, False),
+    ],
+)
+def test_bedrock_stream_exceptions_in_every_form(
+    exception: str, kind: Kind, retryable: bool
+) -> None:
+    """The event-stream frame, botocore's sentence and the JSON union agree."""
+    frame = _eventstream_frame(
+        {":message-type": "exception", ":exception-type": exception}, b'{"message":"m"}'
+    )
+    sentence = f"An error occurred ({exception}) when calling the ConverseStream operation: m"
+    union = {exception: {"message": "m"}}
+    for status, body in ((200, frame), (None, sentence), (200, union)):
+        f = classify(status=status, body=body)
+        assert (f.kind, f.retryable) == (kind, retryable), (body, f)
+
+
+# ------------------------------------------------------------ retry hints in bodies
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (429, {"error": {"message": "Rate limit exceeded: free-models-per-day.",
+                         "type": "rate_limit_error"}}),
+        (None, "An error occurred (ThrottlingException) when calling the Converse operation: "
+               "Too many tokens per day, please wait before trying again."),
+        (429, {"error": {"message": "Quota exceeded for limit 'Requests per day per user'",
+                         "status": "RESOURCE_EXHAUSTED"}}),
+    ],
+)  # fmt: skip
+def test_per_day_wording_is_a_quota_that_fails_over_instead_of_retrying(
+    status: int | None, body: Any
+) -> None:
+    f = classify(status=status, body=body)
+    assert f.kind is Kind.QUOTA and not f.retryable and f.failover
+    assert "per-day" in f.hint
+
+
+def test_a_quota_that_resets_hours_away_keeps_the_wait_it_names() -> None:
+    f = classify(status=429, body="Your quota will reset after 12h34m16s.")
+    assert f.kind is Kind.QUOTA and not f.retryable and f.retry_after == 45256.0
+
+
+def test_retry_info_outranks_the_wait_in_the_words() -> None:
+    """Structured RetryInfo is read before a 'Please retry in' sentence."""
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+                      "message": "Quota exceeded. Please retry in 47.434392449s.",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                   "retryDelay": "47s"}]}}  # fmt: skip
+    assert classify(status=429, body=body).retry_after == 47.0
+    del body["error"]["details"]
+    assert classify(status=429, body=body).retry_after == pytest.approx(47.434392449)
+
+
+@pytest.mark.parametrize("provider", [None, "openai", "my-vllm-box"])
+def test_the_bare_status_fast_path_gives_the_full_paths_verdict(provider: str | None) -> None:
+    """A status alone skips body parsing; the answer must not change for any status."""
+    for status in [*range(100, 600), None, -1, "429", "x"]:
+        fast = classify(status=status, provider=provider)  # type: ignore[arg-type]
+        full = classify(status=status, headers={"x-request-id": "r"}, provider=provider)  # type: ignore[arg-type]
+        assert fast == full, status

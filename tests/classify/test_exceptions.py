@@ -343,6 +343,34 @@ def test_botocore_client_errors() -> None:
     assert classify(streamed).kind is Kind.SERVER
 
 
+@pytest.mark.parametrize(
+    ("code", "message", "kind", "retryable"),
+    [
+        ("throttlingException", "Too many requests, please wait before trying again.",
+         Kind.RATE_LIMIT, True),
+        ("throttlingException", "Too many tokens per day, please wait before trying again.",
+         Kind.QUOTA, False),
+        ("serviceUnavailableException", "Bedrock is unable to process your request.",
+         Kind.OVERLOADED, True),
+        ("internalServerException", "The system encountered an unexpected error during "
+         "processing. Try your request again.", Kind.SERVER, True),
+        ("validationException", "The model returned the following errors: Invalid "
+         "X-Amzn-Bedrock-Context-Length Header", Kind.BAD_REQUEST, False),
+        ("validationException", "Access to Anthropic models is not allowed from unsupported "
+         "countries, regions, or territories.", Kind.PERMISSION, False),
+    ],
+)  # fmt: skip
+def test_botocore_event_stream_errors_keep_their_exception_kind(
+    code: str, message: str, kind: Kind, retryable: bool
+) -> None:
+    """boto3 raises a mid-stream Bedrock exception as EventStreamError with no
+    HTTP status; the exception name and its words decide."""
+    from botocore.exceptions import EventStreamError
+
+    f = classify(EventStreamError({"Error": {"Code": code, "Message": message}}, "ConverseStream"))
+    assert (f.kind, f.retryable, f.status) == (kind, retryable, None)
+
+
 # ------------------------------------------------------------ aiohttp, httpx, httpx2
 
 

@@ -103,3 +103,67 @@ def test_secrets_in_a_body_do_not_reach_the_output(capsys: pytest.CaptureFixture
     main(["explain", "--status", "401", "--body", body, "--header", f"Authorization: Bearer {key}"])
     out = capsys.readouterr().out
     assert key not in out and "Zx9Yw8" not in out and "auth" in out
+
+
+# One real body per class of issue #14: explain shows the verdict and the hint
+# that goes with it (see tests/classify_cases.py for where each was seen).
+CLASS_BODIES = [
+    pytest.param(
+        "429",
+        '{"error":{"message":"The engine is currently overloaded, please try again later",'
+        '"type":"engine_overloaded_error"}}',
+        {"kind": "overloaded", "retryable": True, "failover": True},
+        "out of capacity",
+        id="type-outranks-status",
+    ),
+    pytest.param(
+        "400",
+        '{"error":{"code":400,"message":"User location is not supported for the API use.",'
+        '"status":"FAILED_PRECONDITION"}}',
+        {"kind": "permission", "retryable": False, "failover": True},
+        "country or region",
+        id="location-block",
+    ),
+    pytest.param(
+        "200",
+        'event: error\ndata: {"type":"error","error":{"details":null,"type":"api_error",'
+        '"message":"Internal server error"}}\n\n',
+        {"kind": "server", "retryable": True},
+        "stream that had already started",
+        id="error-inside-200-stream",
+    ),
+    pytest.param(
+        "429",
+        '{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Quota exceeded for '
+        "metric: generate_content_paid_tier_input_token_count\\nPlease retry in "
+        '47.434392449s."}}',
+        {"kind": "rate_limit", "retryable": True, "retry_after": 47.434392449},
+        "wait it asks for",
+        id="retry-hint-in-body",
+    ),
+    pytest.param(
+        "429",
+        '{"error":{"message":"Rate limit exceeded: free-models-per-day.",'
+        '"type":"rate_limit_error","code":"429"}}',
+        {"kind": "quota", "retryable": False, "failover": True},
+        "per-day",
+        id="per-day-quota",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "expected", "hint"), CLASS_BODIES)
+def test_explain_shows_verdict_and_hint_for_each_class(
+    capsys: pytest.CaptureFixture[str],
+    status: str,
+    body: str,
+    expected: dict[str, object],
+    hint: str,
+) -> None:
+    data = _json(capsys, "--status", status, "--body", body)
+    for key, value in expected.items():
+        assert data[key] == value, (key, data)
+    assert hint in str(data["hint"])
+    assert main(["explain", "--status", status, "--body", body]) == 0
+    text = capsys.readouterr().out
+    assert f"kind:        {expected['kind']}" in text and "hint:" in text and hint in text
