@@ -13,6 +13,7 @@ from resilience._call import Call, Handler
 from resilience._classify import classify
 from resilience._clock import Clock, FakeClock, SystemClock
 from resilience._context import current_attempt, current_run, report
+from resilience._continuations import Continuations
 from resilience._errors import (
     CircuitOpenError,
     ConfigError,
@@ -20,6 +21,7 @@ from resilience._errors import (
     FallbackExhausted,
     ProviderError,
     ResilienceError,
+    StreamInterrupted,
 )
 from resilience._events import (
     AttemptEnded,
@@ -34,6 +36,10 @@ from resilience._events import (
     Hook,
     RateLimitWait,
     RetryScheduled,
+    StreamEnded,
+    StreamMalformed,
+    StreamResumed,
+    StreamStarted,
 )
 from resilience._failure import Bucket, Failure, Kind
 from resilience._fallback import Fallback
@@ -62,6 +68,7 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ContextWindows",
+    "Continuations",
     "DeadlineExceeded",
     "Degraded",
     "Event",
@@ -86,6 +93,11 @@ __all__ = [
     "Retry",
     "RetryBudget",
     "RetryScheduled",
+    "StreamEnded",
+    "StreamInterrupted",
+    "StreamMalformed",
+    "StreamResumed",
+    "StreamStarted",
     "SystemClock",
     "Ticket",
     "classify",
