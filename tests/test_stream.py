@@ -15,8 +15,8 @@ from resilience import (
     CircuitBreaker,
     ConfigError,
     Event,
-    Fallback,
     FakeClock,
+    Fallback,
     Pipeline,
     ProviderError,
     Retry,
@@ -168,9 +168,7 @@ async def test_a_refused_prefill_is_learnt_and_the_next_target_continues() -> No
     assert [t for t, _ in toy.sent[3:]] == ["toy/small", "toy/big"]
 
 
-async def test_with_no_capable_target_the_caller_gets_the_original_failure_and_the_partial_text() -> (
-    None
-):
+async def test_with_no_capable_target_the_caller_gets_the_original_break_and_partial_text() -> None:
     toy = Toy({"toy/small": [9, "refuse"]})
     stream = await Pipeline(resume="continue", continuations=TOY).run(toy, CALL)
     got: list[str] = []
