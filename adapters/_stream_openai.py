@@ -21,9 +21,10 @@ from typing import Any
 from resilience._adapter_kit import continued_messages
 from resilience._call import Call
 from resilience._continuations import CONTINUE_FINAL_MESSAGE, PREFILL
+from resilience._stream import stream_failure
 from resilience._stream_wire import RESTART, Continuation
 
-__all__ = ["ChatChunks", "continue_chat", "replaced"]
+__all__ = ["ChatChunks", "HonestLiteLLMStream", "continue_chat", "replaced"]
 
 _CONTINUE_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
 
@@ -120,7 +121,8 @@ class ChatChunks:
     def __init__(self, mechanisms: frozenset[str]) -> None:
         self.mechanisms = mechanisms | {RESTART}
 
-    def finished(self, chunk: Any) -> bool:
+    @staticmethod
+    def finished(chunk: Any) -> bool:
         return any(
             getattr(c, "finish_reason", None) is not None
             for c in getattr(chunk, "choices", None) or ()
@@ -134,3 +136,34 @@ class ChatChunks:
 
     def __repr__(self) -> str:
         return f"ChatChunks({sorted(self.mechanisms)})"
+
+
+class HonestLiteLLMStream:
+    """LiteLLM's stream without the finish it makes up.
+
+    When a provider's stream ends before its finish reason, LiteLLM 1.106
+    still ends it with a ``finish_reason="stop"`` chunk, and the truncated
+    answer would pass for a whole one. Its stream says so in
+    ``received_finish_reason`` (None: the provider never sent one): that
+    chunk becomes the truncation it is. Attribute access goes to LiteLLM's
+    stream.
+    """
+
+    def __init__(self, stream: Any, call: Call) -> None:
+        self._stream = stream
+        self._call = call
+
+    def __aiter__(self) -> HonestLiteLLMStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self._stream.__anext__()
+        made_up = getattr(self._stream, "received_finish_reason", "") is None
+        if made_up and ChatChunks.finished(chunk):
+            raise stream_failure(
+                "stream_truncated", "the stream ended before its finish reason", self._call
+            )
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
