@@ -16,17 +16,19 @@ from typing import Any
 from resilience._core.call import Call
 from resilience._core.errors import ConfigError
 from resilience._core.pipeline import Pipeline
-from resilience._core.stream import WatchedStream, close_stream, set_usage
+from resilience._stream.watched import WatchedStream, close_stream, set_usage
 
 __all__ = [
     "ResilientClient",
     "ResilientStream",
     "WatchedStream",
+    "continued_messages",
     "default_pipeline",
     "estimate_tokens",
     "missing_host",
     "parsed",
     "set_usage",
+    "stream_settings",
 ]
 
 
@@ -76,14 +78,58 @@ def as_int(value: Any) -> int:
     return max(0, value)
 
 
+def stream_settings(
+    pipeline: Pipeline | None,
+    first_chunk_timeout: float | None,
+    chunk_timeout: float | None,
+    resume: str | None,
+) -> dict[str, Any]:
+    """The stream settings an adapter was given, for the pipeline it builds;
+    a pipeline passed in brings its own."""
+    given = {
+        "first_chunk_timeout": first_chunk_timeout,
+        "chunk_timeout": chunk_timeout,
+        "resume": resume,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if pipeline is not None and given:
+        raise ConfigError(
+            next(iter(given)),
+            next(iter(given.values())),
+            "either pipeline= or first_chunk_timeout=/chunk_timeout=/resume=, not both "
+            "(give them to that Pipeline)",
+        )
+    return given
+
+
+def continued_messages(messages: Any, text: str) -> list[Any]:
+    """``messages`` (chat format) ending with an assistant message that holds
+    ``text``: appended to the caller's own final assistant message (a prefill
+    of theirs) or added after the last one."""
+    out = list(messages) if isinstance(messages, list | tuple) else []
+    last = out[-1] if out else None
+    if isinstance(last, Mapping) and last.get("role") == "assistant":
+        content = last.get("content")
+        if isinstance(content, str):
+            out[-1] = {**last, "content": content + text}
+            return out
+        if isinstance(content, list):
+            out[-1] = {**last, "content": [*content, {"type": "text", "text": text}]}
+            return out
+    out.append({"role": "assistant", "content": text})
+    return out
+
+
 def default_pipeline(
     fallbacks: Sequence[str] = (),
     *,
     hooks: Sequence[Any] = (),
     clock: Any = None,
+    streams: Mapping[str, Any] | None = None,
 ) -> Pipeline:
     """Fallback (when targets are given), Retry, CircuitBreaker, adaptive
-    RateLimiter: the order of the design's flow."""
+    RateLimiter: the order of the design's flow. ``streams``: the pipeline's
+    stream settings (``first_chunk_timeout``, ``chunk_timeout``, ``resume``)."""
     from resilience._breaker import CircuitBreaker
     from resilience._limiter import RateLimiter
     from resilience._retry import Retry
@@ -94,7 +140,7 @@ def default_pipeline(
 
         middlewares.append(Fallback(list(fallbacks)))
     middlewares += [Retry(), CircuitBreaker(), RateLimiter()]
-    return Pipeline(*middlewares, hooks=list(hooks), clock=clock)
+    return Pipeline(*middlewares, hooks=list(hooks), clock=clock, **dict(streams or {}))
 
 
 class ResilientStream:
@@ -171,6 +217,9 @@ class ResilientClient:
         clients: Mapping[str, Any] | None = None,
         fallbacks: Sequence[str] = (),
         timeout: float | None = None,
+        first_chunk_timeout: float | None = None,
+        chunk_timeout: float | None = None,
+        resume: str | None = None,
     ) -> None:
         if provider is None:
             provider = self._PROVIDER
@@ -186,7 +235,10 @@ class ResilientClient:
         self._client = client
         self._provider = provider
         self._clients = {name: self._quiet(c) for name, c in all_clients.items()}
-        self._pipeline = pipeline if pipeline is not None else default_pipeline(fallbacks)
+        streams = stream_settings(pipeline, first_chunk_timeout, chunk_timeout, resume)
+        self._pipeline = (
+            pipeline if pipeline is not None else default_pipeline(fallbacks, streams=streams)
+        )
         self._timeout = timeout
         self._attach()
 

@@ -20,7 +20,7 @@ try:
         CallbackManagerForLLMRun,
     )
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+    from langchain_core.messages import AIMessage, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
     from langchain_core.runnables import Runnable
     from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -34,6 +34,7 @@ from resilience._core.call import Call
 from resilience._core.context import AttemptState, report
 from resilience._core.errors import ConfigError
 from resilience._core.pipeline import Pipeline
+from resilience._stream.wire import current_continuation
 
 from ._kit import (
     WatchedStream,
@@ -41,6 +42,13 @@ from ._kit import (
     default_pipeline,
     estimate_tokens,
     set_usage,
+    stream_settings,
+)
+from ._stream_langchain import (
+    HonestChunks,
+    MessageChunks,
+    continue_langchain,
+    one_chunk,
 )
 
 __all__ = ["ResilientChatModel", "target_of", "without_retries"]
@@ -126,27 +134,6 @@ def _on_chunk(chunk: Any, state: AttemptState | None) -> None:
         set_usage(state, merged)
 
 
-async def _one(message: AIMessage) -> AsyncIterator[AIMessageChunk]:
-    """A whole message as a one-chunk stream (for a model that cannot stream)."""
-    yield AIMessageChunk(
-        content=message.content,
-        additional_kwargs=message.additional_kwargs,
-        response_metadata=message.response_metadata,
-        tool_call_chunks=[
-            {"name": tc["name"], "args": _json(tc["args"]), "id": tc.get("id"), "index": i}
-            for i, tc in enumerate(message.tool_calls)
-        ],
-        usage_metadata=message.usage_metadata,
-        id=message.id,
-    )
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def _child_config(run_manager: Any) -> dict[str, Any] | None:
     """Callbacks for an inner model's run, nested under ours (an LLM run
     manager has no ``get_child``; this is what a chain's would build)."""
@@ -195,14 +182,22 @@ class ResilientChatModel(BaseChatModel):  # type: ignore[misc]
     adaptive RateLimiter. Each model is the target ``"{provider}/{model}"``
     (``targets=`` renames them when two would collide). The inner models are
     rebuilt with ``max_retries=0`` so the pipeline owns retrying. Streams are
-    retried or moved only before their first chunk. ``bind_tools`` and
-    ``with_structured_output`` bind each inner model in its own format.
+    retried or moved only before their first chunk; after it, with
+    ``resume="continue"``, a break is continued by a model that can (a
+    ChatAnthropic by prefill, a ChatOpenAI on a vLLM-style server named
+    ``"vllm/..."`` in ``targets`` by ``continue_final_message``).
+    ``first_chunk_timeout``, ``chunk_timeout``, ``resume``: the default
+    pipeline's stream settings. ``bind_tools`` and ``with_structured_output``
+    bind each inner model in its own format.
     """
 
     models: list[Any]
     pipeline: Any = None
     targets: list[str] | None = None
     timeout: float | None = None
+    first_chunk_timeout: float | None = None
+    chunk_timeout: float | None = None
+    resume: str | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -241,8 +236,11 @@ class ResilientChatModel(BaseChatModel):  # type: ignore[misc]
         if len(set(names)) != len(names):
             raise ConfigError("targets", names, "distinct names (pass targets=[...])")
         self._inner = {name: without_retries(m) for name, m in zip(names, self.models, strict=True)}
+        streams = stream_settings(
+            self.pipeline, self.first_chunk_timeout, self.chunk_timeout, self.resume
+        )
         if self.pipeline is None:
-            self._pipeline = default_pipeline(names[1:])
+            self._pipeline = default_pipeline(names[1:], streams=streams)
         elif isinstance(self.pipeline, Pipeline):
             self._pipeline = self.pipeline
         else:
@@ -378,14 +376,22 @@ class ResilientChatModel(BaseChatModel):  # type: ignore[misc]
         call = self._call(messages, kwargs, stream=True)
         config = _child_config(run_manager)
 
+        wire = MessageChunks(self._inner)
+
         async def handler(c: Call) -> Any:
             dropped = call.features - c.features
             runnable = self._prepare(c, kwargs, dropped)
             if "stream" in dropped:
                 message = await runnable.ainvoke(messages, config=config, stop=stop)
                 _report(message)
-                return _one(message)
-            return WatchedStream(runnable.astream(messages, config=config, stop=stop), _on_chunk)
+                return one_chunk(message)
+            asked: Any = messages
+            extra: dict[str, Any] = {}
+            continuation = current_continuation()
+            if continuation is not None:
+                asked, extra = continue_langchain(messages, continuation, self._inner[c.target])
+            chunks = runnable.astream(asked, config=config, stop=stop, **extra)
+            return WatchedStream(HonestChunks(chunks, c), _on_chunk, wire)
 
         stream = await self.resilience_pipeline.run(handler, call)
         try:

@@ -8,6 +8,11 @@ everything else is the original client. The wrapped client sends with
 ``max_retries=0`` and, where the SDK has them, its own OpenTelemetry spans off
 (the pipeline's spans cover every attempt). Each attempt's response headers are
 read through ``with_raw_response``, a public SDK feature, for the limiter.
+
+Streams are checked for truncation (no ``message_stop``) and, with
+``resume="continue"``, a stream that breaks after its first event is
+continued by a prefill on a model that takes one (not Claude 4.6 and later;
+see :mod:`resilience._stream.continuations`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from resilience._core.call import Call
 from resilience._core.context import AttemptState, report
 from resilience._core.errors import ConfigError
 from resilience._core.pipeline import Pipeline
+from resilience._stream.wire import current_continuation
 
 from ._kit import (
     ResilientClient,
@@ -37,11 +43,17 @@ from ._kit import (
     estimate_tokens,
     parsed,
 )
+from ._stream_anthropic import (
+    MessageEvents,
+    continue_messages,
+)
 
 __all__ = ["SUPPORTED", "ResilientAsyncAnthropic", "resilient"]
 
 SUPPORTED = "anthropic>=0.60,<3"
 """The anthropic versions this adapter is tested with (the ``anthropic`` extra)."""
+
+_EVENTS = MessageEvents()
 
 
 def _quiet(client: Any) -> Any:
@@ -214,11 +226,14 @@ async def _send(client: Any, call: Call, params: Mapping[str, Any], dropped: fro
                 req.pop("output_config")
     if "stream" in dropped:
         req.pop("stream", None)
+    continuation = current_continuation()
+    if continuation is not None:
+        req = continue_messages(req, continuation)
     raw = await client.messages.with_raw_response.create(**req)
     report(headers=raw.headers)
     result = await parsed(raw)
     if req.get("stream"):
-        return WatchedStream(result, _on_event)
+        return WatchedStream(result, _on_event, _EVENTS)
     report(usage=_usage(result.usage), response_model=result.model)
     if "stream" in dropped:
         return _as_events(result)
@@ -233,6 +248,9 @@ def resilient(
     clients: Mapping[str, Any] | None = None,
     fallbacks: Sequence[str] = (),
     timeout: float | None = None,
+    first_chunk_timeout: float | None = None,
+    chunk_timeout: float | None = None,
+    resume: str | None = None,
 ) -> ResilientAsyncAnthropic:
     """Wrap ``client`` (an ``anthropic.AsyncAnthropic``).
 
@@ -240,7 +258,9 @@ def resilient(
     CircuitBreaker, adaptive RateLimiter; with ``fallbacks``, a Fallback over
     those ``"provider/model"`` targets first). ``clients``: clients of other
     Anthropic-compatible providers a fallback may move to. ``timeout``:
-    seconds for the whole logical call, every retry and hop included.
+    seconds for the whole logical call, every retry and hop included. For the
+    default pipeline, streams: ``first_chunk_timeout``, ``chunk_timeout``,
+    ``resume="continue"`` (see :func:`resilience.adapters.openai.resilient`).
     """
     if not isinstance(client, anthropic.AsyncAnthropic) and not hasattr(client, "messages"):
         raise ConfigError("client", type(client).__name__, "an anthropic.AsyncAnthropic")
@@ -251,4 +271,7 @@ def resilient(
         clients=clients,
         fallbacks=fallbacks,
         timeout=timeout,
+        first_chunk_timeout=first_chunk_timeout,
+        chunk_timeout=chunk_timeout,
+        resume=resume,
     )

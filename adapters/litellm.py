@@ -23,7 +23,10 @@ custom ``api_base``, so two deployments have separate limits and breakers.
 
 ``ResilientLiteLLM`` instead runs ``litellm.acompletion`` through a whole
 Pipeline (retry, breaker, limiter, fallback across providers), with LiteLLM's
-own retries off.
+own retries off. Its streams are checked for truncation (LiteLLM's own
+made-up finish included) and, with ``resume="continue"``, continued after a
+break by a prefill (Claude models) or ``continue_final_message``
+(``hosted_vllm``), which LiteLLM passes on.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from resilience._core.context import AttemptState, report
 from resilience._core.errors import ConfigError, ResilienceError
 from resilience._core.guard import Guard, Ticket
 from resilience._core.pipeline import Pipeline
+from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
+from resilience._stream.wire import current_continuation
 
 from ._kit import (
     ResilientStream,
@@ -56,6 +61,11 @@ from ._kit import (
     default_pipeline,
     estimate_tokens,
     set_usage,
+)
+from ._stream_openai import (
+    ChatChunks,
+    HonestLiteLLMStream,
+    continue_chat,
 )
 
 __all__ = ["SUPPORTED", "ResilienceCallback", "ResilientLiteLLM", "split_model"]
@@ -66,6 +76,9 @@ The deployment hooks it relies on were verified in 1.106."""
 
 _TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 _HEADER_PREFIX = "llm_provider-"
+# LiteLLM gives OpenAI-shaped chunks whatever the provider, and turns a final
+# assistant message into the provider's prefill.
+_CHUNKS = ChatChunks(frozenset({PREFILL, CONTINUE_FINAL_MESSAGE}))
 
 
 def split_model(model: str, custom_llm_provider: str | None = None) -> tuple[str, str]:
@@ -383,6 +396,9 @@ class ResilientLiteLLM:
                 req.pop("response_format", None)
             req["num_retries"] = 0
             req["max_retries"] = 0
+            continuation = current_continuation()
+            if continuation is not None:
+                req = continue_chat(req, continuation)
             try:
                 result = await litellm.acompletion(model=f"{c.provider}/{c.model}", **req)
             except Exception as exc:
@@ -391,7 +407,7 @@ class ResilientLiteLLM:
                 raise
             report(headers=_headers(result))
             if req.get("stream"):
-                return WatchedStream(result, _on_chunk)
+                return WatchedStream(HonestLiteLLMStream(result, c), _on_chunk, _CHUNKS)
             report(usage=_usage(result), response_model=getattr(result, "model", None))
             return result
 

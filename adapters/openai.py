@@ -10,6 +10,11 @@ response headers of every attempt (``with_raw_response``, a public SDK
 feature) so the limiter stays in sync, and reports usage. Fallback to another
 model needs nothing more; to another OpenAI-compatible provider, give its
 client in ``clients={"groq": AsyncOpenAI(base_url=...)}``.
+
+Chat streams are checked for truncation (no ``finish_reason``) and, with
+``resume="continue"``, a stream that breaks after its first chunk is
+continued on a target that can (``continue_final_message`` on vLLM-style
+servers; OpenAI itself cannot, see :mod:`resilience._stream.continuations`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from resilience._core.call import Call
 from resilience._core.context import AttemptState, report
 from resilience._core.errors import ConfigError
 from resilience._core.pipeline import Pipeline
+from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE
+from resilience._stream.wire import current_continuation
 
 from ._kit import (
     ResilientClient,
@@ -38,6 +45,10 @@ from ._kit import (
     parsed,
     set_usage,
 )
+from ._stream_openai import (
+    ChatChunks,
+    continue_chat,
+)
 
 __all__ = ["SUPPORTED", "ResilientAsyncOpenAI", "resilient"]
 
@@ -45,6 +56,8 @@ SUPPORTED = "openai>=1.99,<4"
 """The openai versions this adapter is tested with (the ``openai`` extra)."""
 
 _TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
+# Every target of this adapter speaks OpenAI chat; vLLM-style servers continue.
+_CHAT = ChatChunks(frozenset({CONTINUE_FINAL_MESSAGE}))
 
 
 def _quiet(client: Any) -> Any:
@@ -221,11 +234,14 @@ class _Completions:
         if "stream" in dropped:
             req.pop("stream", None)
             req.pop("stream_options", None)
+        continuation = current_continuation()
+        if continuation is not None:
+            req = continue_chat(req, continuation)
         raw = await client.chat.completions.with_raw_response.create(**req)
         report(headers=raw.headers)
         result = await parsed(raw)
         if req.get("stream"):
-            return WatchedStream(result, _on_chat_chunk)
+            return WatchedStream(result, _on_chat_chunk, _CHAT)
         report(usage=_chat_usage(result.usage), response_model=result.model)
         if "stream" in dropped:
             return _as_chunks(result)
@@ -293,6 +309,9 @@ def resilient(
     clients: Mapping[str, Any] | None = None,
     fallbacks: Sequence[str] = (),
     timeout: float | None = None,
+    first_chunk_timeout: float | None = None,
+    chunk_timeout: float | None = None,
+    resume: str | None = None,
 ) -> ResilientAsyncOpenAI:
     """Wrap ``client`` (an ``openai.AsyncOpenAI``).
 
@@ -301,7 +320,11 @@ def resilient(
     those ``"provider/model"`` targets first). ``provider``: the name this
     client's calls are keyed under. ``clients``: OpenAI-compatible clients of
     the other providers a fallback may move to. ``timeout``: seconds for the
-    whole logical call, every retry and hop included.
+    whole logical call, every retry and hop included. For the default
+    pipeline, streams: ``first_chunk_timeout`` (seconds to the first chunk,
+    then the call moves on), ``chunk_timeout`` (seconds of silence that break
+    a stream), ``resume="continue"`` (continue a broken stream on a target
+    that can).
     """
     if not isinstance(client, openai.AsyncOpenAI) and not hasattr(client, "chat"):
         raise ConfigError("client", type(client).__name__, "an openai.AsyncOpenAI")
@@ -312,4 +335,7 @@ def resilient(
         clients=clients,
         fallbacks=fallbacks,
         timeout=timeout,
+        first_chunk_timeout=first_chunk_timeout,
+        chunk_timeout=chunk_timeout,
+        resume=resume,
     )

@@ -20,6 +20,7 @@ from resilience._core.errors import (
     FallbackExhausted,
     ProviderError,
     ResilienceError,
+    StreamInterrupted,
 )
 from resilience._core.events import (
     AttemptEnded,
@@ -34,6 +35,10 @@ from resilience._core.events import (
     Hook,
     RateLimitWait,
     RetryScheduled,
+    StreamEnded,
+    StreamMalformed,
+    StreamResumed,
+    StreamStarted,
 )
 from resilience._core.guard import Guard, Ticket
 from resilience._core.pipeline import Middleware, Pipeline
@@ -41,6 +46,7 @@ from resilience._fallback import ContextWindows, Fallback
 from resilience._limiter import Limit, RateLimiter
 from resilience._retry import Retry, RetryBudget
 from resilience._store.breaker import BreakerRecord, BreakerStore, MemoryBreakerStore
+from resilience._stream.continuations import Continuations
 
 __all__ = [
     "AttemptEnded",
@@ -59,6 +65,7 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ContextWindows",
+    "Continuations",
     "DeadlineExceeded",
     "Degraded",
     "Event",
@@ -83,6 +90,11 @@ __all__ = [
     "Retry",
     "RetryBudget",
     "RetryScheduled",
+    "StreamEnded",
+    "StreamInterrupted",
+    "StreamMalformed",
+    "StreamResumed",
+    "StreamStarted",
     "SystemClock",
     "Ticket",
     "classify",

@@ -10,7 +10,10 @@ semantic conventions) whose status is the call's final outcome, and under it
 one INTERNAL span ``"attempt {provider}/{model}"`` per try, carrying the
 failure's bucket and kind when the try failed. What the pipeline did in
 between (limiter waits, breaker rejections and transitions, retries,
-fallback hops, features turned off) becomes span events.
+fallback hops, features turned off) becomes span events. A streamed call's
+spans stay open until its stream ends; an attempt span then carries the
+chunks it delivered (``resilience.stream.chunks``) and, when it broke, the
+failure and the resume (``resilience.stream.resume`` events).
 
 It needs only ``opentelemetry-api`` and records through the global providers
 unless given its own. With no SDK installed the API is a no-op, and so is
@@ -45,6 +48,10 @@ from resilience._core.events import (
     FallbackHop,
     RateLimitWait,
     RetryScheduled,
+    StreamEnded,
+    StreamMalformed,
+    StreamResumed,
+    StreamStarted,
 )
 from resilience._otel.metrics import Instruments
 from resilience._otel.spans import (
@@ -129,6 +136,21 @@ def _fallback_attrs(e: Event) -> Attributes:
     return _failure(e.failure, attrs)
 
 
+def _resume_attrs(e: Event) -> Attributes:
+    assert isinstance(e, StreamResumed)
+    attrs: Attributes = {
+        "resilience.stream.resume.from": e.from_target,
+        "resilience.stream.resume.to": e.to_target,
+        "resilience.stream.resume.mechanism": e.mechanism,
+        "resilience.stream.chunks": e.chunks,
+    }
+    return _failure(e.failure, attrs)
+
+
+def _malformed_attrs(e: Event) -> Attributes:
+    return {}
+
+
 def _degrade_attrs(e: Event) -> Attributes:
     assert isinstance(e, Degraded)
     return {"resilience.degrade.target": e.target, "resilience.degrade.feature": e.feature}
@@ -190,6 +212,16 @@ class Telemetry:
             if live():
                 inst.breaker_state_change(e)
 
+        def on_stream_ended(e: Any) -> None:
+            spans.stream_ended(e)
+            if live():
+                inst.stream_ended(e)
+
+        def on_malformed(e: Any) -> None:
+            spans.add_event(e, "resilience.stream.malformed", _malformed_attrs)
+            if live():
+                inst.stream_malformed(e)
+
         def event(name: str, build: Callable[[Event], Attributes]) -> Callable[[Any], None]:
             return lambda e: spans.add_event(e, name, build)
 
@@ -204,6 +236,10 @@ class Telemetry:
             RetryScheduled: event("resilience.retry", _retry_attrs),
             FallbackHop: event("resilience.fallback", _fallback_attrs),
             Degraded: event("resilience.degrade", _degrade_attrs),
+            StreamStarted: spans.stream_started,
+            StreamEnded: on_stream_ended,
+            StreamResumed: event("resilience.stream.resume", _resume_attrs),
+            StreamMalformed: on_malformed,
         }
 
     def on_event(self, event: Event) -> None:

@@ -12,7 +12,8 @@ and LLM traffic:
   of at least ``failure_rate`` over a rolling ``window`` once ``min_calls``
   calls were seen, whichever comes first.
 - Counts only failures whose ``trips_breaker`` is true (5xx, 529, timeouts,
-  connection errors). A 429 or a 400 proves the provider is up: in the
+  connection errors, a stream broken after its first chunk: a stream's
+  verdict waits for its end). A 429 or a 400 proves the provider is up: in the
   closed state they count as neither success nor failure (so a burst of
   429s cannot trip it, and cannot hide an outage either); for a half-open
   probe, an answered request is the proof of life it was sent for.
@@ -61,6 +62,7 @@ from resilience._store.breaker import (
     BreakerStore,
     MemoryBreakerStore,
 )
+from resilience._stream.attempt import on_stream_end
 
 __all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
 
@@ -164,8 +166,10 @@ class CircuitBreaker:
         except BaseException:
             permit.cancel()
             raise
-        # A stream arrives here after its first chunk: the provider is serving.
-        permit.success()
+        # A stream arrives here after its first chunk; its verdict waits for its
+        # end, since a stream that dies mid-way is as much an outage as a 503.
+        if not on_stream_end(result, permit.stream_ended):
+            permit.success()
         return result
 
     # -- the low-level API ---------------------------------------------------

@@ -68,6 +68,18 @@ class Permit:
     def cancel(self) -> None:
         self._finish("cancel", None)
 
+    def stream_ended(self, error: BaseException | None) -> None:
+        """The stream this permit admitted ended: a clean end (or the caller
+        closing it) is a success, a classified break a failure, anything
+        else (a cancellation) no verdict."""
+        failure = getattr(error, "failure", None)
+        if error is None:
+            self.success()
+        elif isinstance(failure, Failure):
+            self.failure(failure)
+        else:
+            self.cancel()
+
     def _finish(self, outcome: str, failure: Failure | None) -> None:
         if self._done:
             return

@@ -5,15 +5,19 @@ The hierarchy::
     ResilienceError                 every error this library raises; .call, .failure
     ├── ProviderError               a provider or transport failure, classified;
     │   │                           .failure says what it was, __cause__ is the original
-    │   └── DeadlineExceeded        the call's own deadline (Call.timeout) ran out
+    │   ├── DeadlineExceeded        the call's own deadline (Call.timeout) ran out
+    │   └── StreamInterrupted       a stream broke after its first chunk and no target
+    │                               continued it; .partial is the text already received,
+    │                               .errors each continuation tried
     ├── CircuitOpenError            rejected without a request: the target's breaker
     │                               is open; .key, .retry_after
     ├── FallbackExhausted           every target failed; .errors holds each one's error
     └── ConfigError                 bad configuration (also a ValueError); names the
                                     field and the value
 
-Messages never contain API keys, headers or prompts: a ``ProviderError``'s
-message is built from the redacted ``Failure.message`` only.
+Messages never contain API keys, headers, prompts or completions: a
+``ProviderError``'s message is built from the redacted ``Failure.message``
+only, and ``StreamInterrupted.partial`` stays out of it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "FallbackExhausted",
     "ProviderError",
     "ResilienceError",
+    "StreamInterrupted",
 ]
 
 
@@ -68,6 +73,34 @@ class ProviderError(ResilienceError):
 
 class DeadlineExceeded(ProviderError):
     """The logical call's deadline passed before a result arrived."""
+
+
+class StreamInterrupted(ProviderError):
+    """A stream failed after its first chunk reached the caller, and was not
+    resumed (resume off, or no target could continue it).
+
+    ``failure`` is the mid-stream failure itself, never that of a target
+    asked to continue (a refused prefill does not replace the outage);
+    ``partial`` is the text the caller already received (None when the
+    stream's format is unknown to the library); ``chunks`` how many chunks
+    it received; ``errors`` pairs each target asked to continue with its
+    error. ``partial`` holds completion text: it is never part of
+    ``str(error)``.
+    """
+
+    def __init__(
+        self,
+        failure: Failure,
+        *,
+        call: Call | None = None,
+        partial: str | None = None,
+        chunks: int = 0,
+        errors: Sequence[tuple[str, BaseException]] = (),
+    ) -> None:
+        super().__init__(failure, call=call)
+        self.partial = partial
+        self.chunks = chunks
+        self.errors: tuple[tuple[str, BaseException], ...] = tuple(errors)
 
 
 class CircuitOpenError(ResilienceError):

@@ -30,6 +30,10 @@ __all__ = [
     "Hook",
     "RateLimitWait",
     "RetryScheduled",
+    "StreamEnded",
+    "StreamMalformed",
+    "StreamResumed",
+    "StreamStarted",
     "Subscriber",
 ]
 
@@ -123,6 +127,48 @@ class FallbackHop(Event):
 class Degraded(Event):
     target: str
     feature: str
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamStarted(Event):
+    """A streamed attempt delivered its first chunk (the commit point): its
+    ``AttemptEnded`` follows at once, its ``StreamEnded`` when it ends."""
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamEnded(Event):
+    """A stream ended. With ``attempt`` set: that attempt's stream (``chunks``
+    it delivered, ``error`` if it broke). With ``attempt`` None: the caller's
+    whole stream (``chunks`` the caller received, ``resumes`` continuations,
+    ``error`` the final one, if any)."""
+
+    chunks: int
+    error: BaseException | None = None
+    failure: Failure | None = None
+    resumes: int = 0
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamResumed(Event):
+    """``to_target`` is asked to continue a stream of ``from_target`` that
+    broke after the caller received ``chunks`` chunks (``attempt`` is the
+    broken one); ``mechanism`` is how (``prefill``, ``continue_final_message``,
+    or ``restart`` when no text had reached the caller yet)."""
+
+    from_target: str
+    to_target: str
+    mechanism: str
+    chunks: int
+    failure: Failure | None = None
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamMalformed(Event):
+    """A stream event could not be decoded (not valid JSON)."""
 
 
 @runtime_checkable

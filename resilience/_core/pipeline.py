@@ -10,14 +10,19 @@ Between the middlewares that repeat calls (``Retry``, ``Fallback``: they set
 ``repeats_calls = True``) and the ones that guard a single target, the
 pipeline opens one *attempt* per try, which subscribers see as
 ``AttemptStarted``/``AttemptEnded``.
+
+A streamed result is handed over after its first chunk (the commit point,
+see :mod:`resilience._stream`), as a :class:`PeekedStream` that may resume
+it after a break (see :mod:`resilience._stream.resume`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random as _random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from functools import partial
+from typing import Any, NamedTuple, Protocol
 
 from resilience._classify.classify import classify
 from resilience._classify.failure import Failure, Kind
@@ -35,7 +40,10 @@ from resilience._core.events import (
     Subscriber,
     as_callback,
 )
-from resilience._core.stream import PeekedStream, is_stream
+from resilience._core.validate import number
+from resilience._stream.attempt import AttemptStream, Timeout, is_stream, stream_failure
+from resilience._stream.continuations import Continuations
+from resilience._stream.resume import PeekedStream, Resumer
 
 __all__ = ["Middleware", "Pipeline"]
 
@@ -61,14 +69,29 @@ def _headers_of(exc: BaseException) -> Any:
     return headers
 
 
+RESUME_POLICIES = ("continue",)
+
+
+class _Streams(NamedTuple):
+    clock: Clock
+    first_chunk_timeout: float | None
+    chunk_timeout: float | None
+
+
+def _no_first_chunk(call: Call, limit: float) -> ProviderError:
+    return stream_failure("first_chunk_timeout", f"no first chunk within {limit}s", call)
+
+
 class _Classifying:
-    """Innermost step: turn provider exceptions into ``ProviderError``."""
+    """Innermost step: turn provider exceptions into ``ProviderError``, and
+    hand a stream over only once its first chunk arrived."""
 
-    __slots__ = ("_classifier", "_handler")
+    __slots__ = ("_classifier", "_handler", "_streams")
 
-    def __init__(self, handler: Handler, classifier: Classifier) -> None:
+    def __init__(self, handler: Handler, classifier: Classifier, streams: _Streams) -> None:
         self._handler = handler
         self._classifier = classifier
+        self._streams = streams
 
     def _wrap(self, exc: Exception, call: Call) -> ProviderError | None:
         failure = self._classifier(exc, provider=call.provider)
@@ -82,12 +105,18 @@ class _Classifying:
         return ProviderError(failure, call=call)
 
     async def __call__(self, call: Call) -> Any:
+        limit = self._streams.first_chunk_timeout
         try:
-            result = await self._handler(call)
-            if is_stream(result):
-                first = await result.__anext__()
-                return PeekedStream(first, result, call, self._wrap)
-            return result
+            if limit is None:
+                return await self._open(call, None)
+            if "stream" in call.features:
+                # Time to first chunk counts from the request: a provider silent
+                # before its headers is as stuck as one silent after them.
+                async with Timeout(
+                    self._streams.clock, limit, partial(_no_first_chunk, call, limit)
+                ):
+                    return await self._open(call, None)
+            return await self._open(call, limit)
         except (ResilienceError, asyncio.CancelledError):
             raise
         except StopAsyncIteration:
@@ -97,6 +126,49 @@ class _Classifying:
             if error is None:
                 raise
             raise error from exc
+
+    async def _open(self, call: Call, limit: float | None) -> Any:
+        result = await self._handler(call)
+        if not is_stream(result):
+            return result
+        try:
+            if limit is None:
+                first = await result.__anext__()
+            else:
+                async with Timeout(
+                    self._streams.clock, limit, partial(_no_first_chunk, call, limit)
+                ):
+                    first = await result.__anext__()
+        except BaseException:
+            await _close(result)
+            raise
+        return AttemptStream(
+            first,
+            result,
+            call,
+            self._wrap,
+            clock=self._streams.clock,
+            chunk_timeout=self._streams.chunk_timeout,
+        )
+
+
+async def _close(stream: Any) -> None:
+    """Release a stream given up before its first chunk (its connection)."""
+    for name in ("aclose", "close"):
+        closer = getattr(stream, name, None)
+        if closer is not None:
+            try:
+                res = closer()
+                if asyncio.iscoroutine(res):
+                    await res
+            except Exception:  # closing what already failed must not hide why
+                pass
+            return
+
+
+class _Chains(NamedTuple):
+    whole: Handler  # every middleware
+    attempt: Handler  # one attempt: what a stream's continuation goes through
 
 
 class _AttemptScope:
@@ -172,6 +244,15 @@ class Pipeline:
     on. ``False`` turns it off; a :class:`~resilience.telemetry.Telemetry`
     uses that one (its providers, ``capture_content``). A ``Telemetry``
     among ``hooks`` or subscribed later replaces the default one.
+
+    Streams: ``first_chunk_timeout`` (seconds from the request to the first
+    chunk) fails a silent attempt as a retryable ``timeout`` while Retry and
+    Fallback can still act; ``chunk_timeout`` (seconds between two chunks)
+    breaks a stalled stream after its first chunk. ``resume="continue"``
+    continues a stream that breaks after its first chunk on the next target
+    able to (``continuations`` says which; see :class:`Continuations`),
+    through the attempt chain and under the call's deadline; streams whose
+    handler marks their wire format (the adapters do) can be resumed.
     """
 
     def __init__(
@@ -182,6 +263,10 @@ class Pipeline:
         random: _random.Random | None = None,
         classifier: Classifier = classify,
         telemetry: bool | Subscriber = True,
+        first_chunk_timeout: float | None = None,
+        chunk_timeout: float | None = None,
+        resume: str | None = None,
+        continuations: Continuations | Mapping[str, str | None] | None = None,
     ) -> None:
         for i, mw in enumerate(middlewares):
             if not callable(mw):
@@ -209,12 +294,34 @@ class Pipeline:
                 )
             self.subscribe(telemetry)
         self._classifier = classifier
-        self._last: tuple[Handler, Handler] | None = None
+        self._streams = _Streams(
+            self.clock,
+            None
+            if first_chunk_timeout is None
+            else number("first_chunk_timeout", first_chunk_timeout),
+            None if chunk_timeout is None else number("chunk_timeout", chunk_timeout),
+        )
+        if resume is not None and resume not in RESUME_POLICIES:
+            raise ConfigError("resume", resume, f"None or one of {', '.join(RESUME_POLICIES)}")
+        self.resume = resume
+        if continuations is None or isinstance(continuations, Continuations):
+            self.continuations = continuations if continuations is not None else Continuations()
+        else:
+            self.continuations = Continuations(continuations)
+        self._last: tuple[Handler, _Chains] | None = None
         # The attempt boundary sits just inside the innermost repeating middleware.
         self._boundary = 0
         for i, mw in enumerate(middlewares):
             if getattr(mw, "repeats_calls", False):
                 self._boundary = i + 1
+
+    @property
+    def first_chunk_timeout(self) -> float | None:
+        return self._streams.first_chunk_timeout
+
+    @property
+    def chunk_timeout(self) -> float | None:
+        return self._streams.chunk_timeout
 
     @property
     def hooks(self) -> tuple[Callable[[Event], Any], ...]:
@@ -249,41 +356,47 @@ class Pipeline:
             return ()
         return self._hooks if len(live) == len(self._hooks) else tuple(live)
 
-    def _chain(self, handler: Handler) -> Handler:
-        h: Handler = _Classifying(handler, self._classifier)
+    def _chain(self, handler: Handler) -> _Chains:
+        h: Handler = _Classifying(handler, self._classifier, self._streams)
         mws = self.middlewares
         for mw in reversed(mws[self._boundary :]):
             h = _bind(mw, h)
-        h = _AttemptScope(h)
+        attempt = h = _AttemptScope(h)
         for mw in reversed(mws[: self._boundary]):
             h = _bind(mw, h)
-        return h
+        return _Chains(h, attempt)
 
-    async def run(self, handler: Handler, call: Call) -> Any:
-        """Run one logical call; return its result or raise ``ResilienceError``."""
+    def _chains(self, handler: Handler) -> _Chains:
         # Most callers pass the same handler every time: reuse its chain.
         cached = self._last
         if cached is not None and cached[0] is handler:
-            chain = cached[1]
-        else:
-            chain = self._chain(handler)
-            self._last = (handler, chain)
+            return cached[1]
+        chains = self._chain(handler)
+        self._last = (handler, chains)
+        return chains
+
+    async def run(self, handler: Handler, call: Call) -> Any:
+        """Run one logical call; return its result or raise ``ResilienceError``."""
+        chains = self._chains(handler)
         hooks = self._live_hooks()
         if type(call) is not Call or hooks or call.timeout is not None:
-            return await self._run(chain, call, hooks)
+            return await self._run(chains, call, hooks)
         # The common case, inline: no subscriber, no deadline.
         token = _RUN.set(RunContext(call, self.clock, hooks, None, self.random))
         try:
-            return await chain(call)
+            result = await chains.whole(call)
         finally:
             _RUN.reset(token)
+        if isinstance(result, AttemptStream):
+            return self._handed_over(result, call, chains)
+        return result
 
     def wrap(self, handler: Handler) -> Handler:
         """``handler`` with this pipeline around it (the chain is built once)."""
-        chain = self._chain(handler)
+        chains = self._chain(handler)
 
         async def wrapped(call: Call) -> Any:
-            return await self._run(chain, call, self._live_hooks())
+            return await self._run(chains, call, self._live_hooks())
 
         wrapped.__wrapped__ = handler  # type: ignore[attr-defined]
         return wrapped
@@ -291,20 +404,40 @@ class Pipeline:
     async def stream(self, handler: Handler, call: Call) -> AsyncIterator[Any]:
         """Run a streaming call and yield its chunks.
 
-        Retries and fallbacks happen only until the first chunk arrives; an
-        error after that reaches the caller as ``ProviderError``.
+        Retries and fallbacks happen only until the first chunk arrives; a
+        break after that is resumed (``resume="continue"``) or reaches the
+        caller as ``StreamInterrupted``.
         """
         result = await self.run(handler, call)
         if not is_stream(result):
             raise TypeError(f"handler for {call.target} did not return an async iterator")
-        async for chunk in result:
-            yield chunk
+        try:
+            async for chunk in result:
+                yield chunk
+        finally:
+            closer = getattr(result, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    def _handed_over(self, stream: AttemptStream, call: Call, chains: _Chains) -> PeekedStream:
+        resumer = None
+        if self.resume is not None:
+            # Fallback (or any middleware like it) says where a call may go next.
+            routers = [m for m in self.middlewares if hasattr(m, "alternatives_to")]
+            resumer = Resumer(
+                chains.attempt,
+                self.continuations,
+                partial(_alternatives, routers),
+                partial(_unsupported, routers),
+            )
+        return PeekedStream(stream, call, resumer)
 
     async def _run(
-        self, chain: Handler, call: Call, hooks: tuple[Callable[[Event], Any], ...]
+        self, chains: _Chains, call: Call, hooks: tuple[Callable[[Event], Any], ...]
     ) -> Any:
         if not isinstance(call, Call):
             raise ConfigError("call", type(call).__name__, "a resilience.Call")
+        chain = chains.whole
         clock = self.clock
         deadline = clock.monotonic() + call.timeout if call.timeout is not None else None
         run = RunContext(call, clock, hooks, deadline, self.random)
@@ -338,6 +471,8 @@ class Pipeline:
                     usage=last.usage if last is not None else None,
                     response_model=last.response_model if last is not None else None,
                 )
+            if isinstance(result, AttemptStream):
+                return self._handed_over(result, call, chains)
             return result
         finally:
             _RUN.reset(token)
@@ -345,3 +480,19 @@ class Pipeline:
     def __repr__(self) -> str:
         inner = ", ".join(type(m).__name__ for m in self.middlewares)
         return f"Pipeline({inner})"
+
+
+def _alternatives(routers: list[Any], call: Call) -> Iterator[Call | None]:
+    """The targets the pipeline's routers would try after ``call``'s own."""
+    for router in routers:
+        yield from router.alternatives_to(call)
+
+
+def _unsupported(routers: list[Any], target: str) -> frozenset[str]:
+    """Features a router learned ``target`` cannot take."""
+    out: frozenset[str] = frozenset()
+    for router in routers:
+        found = getattr(router, "unsupported", None)
+        if found is not None:
+            out |= found(target)
+    return out

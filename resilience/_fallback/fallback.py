@@ -192,6 +192,17 @@ class Fallback:
         else:
             self._unsupported.pop(target, None)
 
+    def alternatives_to(self, call: Call) -> Iterator[Call | None]:
+        """The targets tried after ``call``'s own, in order (None where a
+        callable target declines): what a broken stream may continue on."""
+        for target in self.targets:
+            if isinstance(target, str):
+                provider, _, model = target.partition("/")
+                yield call.replace(provider=provider, model=model)
+            else:
+                found = target(call)
+                yield found if isinstance(found, Call) else None
+
     def _candidates(self, call: Call) -> Iterator[Call | None]:
         yield call
         for i, target in enumerate(self.targets):

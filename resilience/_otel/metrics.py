@@ -16,6 +16,8 @@ from resilience._core.events import (
     BreakerStateChange,
     CallEnded,
     RateLimitWait,
+    StreamEnded,
+    StreamMalformed,
 )
 from resilience._otel.spans import (
     BUCKET,
@@ -67,6 +69,11 @@ class Instruments:
             description="Duration of the logical call, every attempt and wait included.",
             explicit_bucket_boundaries_advisory=_SECONDS,
         )
+        self.malformed = meter.create_counter(
+            "resilience.stream.malformed",
+            unit="{event}",
+            description="Stream events that could not be decoded, by provider.",
+        )
         self.token_usage = meter.create_histogram(
             "gen_ai.client.token.usage",
             unit="{token}",
@@ -100,6 +107,20 @@ class Instruments:
             if call is not None:
                 counted[PROVIDER] = call.provider
             self.failures.add(1, counted)
+
+    def stream_ended(self, event: StreamEnded) -> None:
+        # A stream that broke after its first chunk failed as surely as a 503;
+        # the caller's whole stream (attempt None) repeats a counted failure.
+        failure = event.failure
+        if event.attempt is None or failure is None or event.error is None:
+            return
+        counted: dict[str, Any] = {BUCKET: failure.bucket.value, KIND: failure.kind.value}
+        if event.call is not None:
+            counted[PROVIDER] = event.call.provider
+        self.failures.add(1, counted)
+
+    def stream_malformed(self, event: StreamMalformed) -> None:
+        self.malformed.add(1, {PROVIDER: event.call.provider} if event.call is not None else {})
 
     def call_ended(self, event: CallEnded) -> None:
         call = event.call

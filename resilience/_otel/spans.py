@@ -10,8 +10,14 @@ open its context is made current in the call's task, so spans the handler
 creates itself (an instrumented HTTP client or SDK) nest under the attempt
 that sent them.
 
+A streamed call's spans outlive the moment its attempt and call return (the
+first chunk): after ``StreamStarted`` their context is detached there, but
+the spans stay open until ``StreamEnded`` says how the stream ended, with
+how many chunks, and with the resumes as span events.
+
 Nothing here reads ``Call.payload`` or ``Call.metadata`` unless content
-capture was asked for, and nothing reads headers or exception messages.
+capture was asked for, and nothing reads headers, exception messages or
+stream content.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from resilience._core.events import (
     CallEnded,
     CallStarted,
     Event,
+    StreamEnded,
+    StreamStarted,
 )
 
 __all__ = ["SpanRecorder", "error_type"]
@@ -57,6 +65,8 @@ CODE = "resilience.failure.code"
 RETRY_AFTER = "resilience.retry_after"
 ATTEMPTS = "resilience.attempts"
 SERVED_BY = "resilience.served_by"
+CHUNKS = "resilience.stream.chunks"
+RESUMES = "resilience.stream.resumes"
 
 # Usage keys as adapters report them, and the spellings OpenAI-style APIs use.
 _INPUT_KEYS = ("input_tokens", "prompt_tokens")
@@ -126,7 +136,7 @@ class _Attempt:
 class _Open:
     """One logical call in flight."""
 
-    __slots__ = ("attempts", "context", "count", "served_by", "span", "token")
+    __slots__ = ("attempts", "context", "count", "served_by", "span", "streams", "token")
 
     def __init__(self, span: Span, context: otel_context.Context, token: object | None) -> None:
         self.span = span
@@ -135,6 +145,7 @@ class _Open:
         self.attempts: dict[int, _Attempt] = {}
         self.count = 0
         self.served_by: str | None = None
+        self.streams: set[int] = set()  # attempts whose stream reached the caller
 
 
 def _detach(token: object | None) -> None:
@@ -193,9 +204,16 @@ class SpanRecorder:
         self._open[event.call_id] = _Open(span, ctx, token)
 
     def call_ended(self, event: CallEnded) -> None:
-        entry = self._open.pop(event.call_id, None)
+        entry = self._open.get(event.call_id)
         if entry is None:
             return
+        if entry.streams and event.error is None:
+            # Handed over as a stream: the span ends with it (stream_ended).
+            _detach(entry.token)
+            entry.token = None
+            self._call_attributes(entry, event)
+            return
+        del self._open[event.call_id]
         # Whatever attempt is still open (a subscriber that missed an event)
         # ends with the call rather than leaking. Its context token is not
         # detached: it may belong to another task, and resetting the call's
@@ -203,6 +221,10 @@ class SpanRecorder:
         for attempt in entry.attempts.values():
             attempt.span.end()
         _detach(entry.token)
+        self._call_attributes(entry, event)
+        entry.span.end()
+
+    def _call_attributes(self, entry: _Open, event: CallEnded) -> None:
         span = entry.span
         if span.is_recording():
             attrs: Attributes = {ATTEMPTS: entry.count}
@@ -213,6 +235,38 @@ class SpanRecorder:
                 if entry.served_by is not None:
                     attrs[SERVED_BY] = entry.served_by
             else:
+                failure_attributes(event.error, event.failure, attrs)
+                span.set_status(Status(StatusCode.ERROR, attrs[ERROR_TYPE]))
+            span.set_attributes(attrs)
+
+    # -- streams ------------------------------------------------------
+
+    def stream_started(self, event: StreamStarted) -> None:
+        entry = self._open.get(event.call_id)
+        if entry is not None and event.attempt is not None:
+            entry.streams.add(event.attempt)
+
+    def stream_ended(self, event: StreamEnded) -> None:
+        entry = self._open.get(event.call_id)
+        if entry is None:
+            return
+        if event.attempt is not None:
+            attempt = entry.attempts.pop(event.attempt, None)
+            if attempt is not None:
+                _detach(attempt.token)
+                self._end_stream(attempt.span, event, {CHUNKS: event.chunks})
+            return
+        del self._open[event.call_id]
+        for attempt in entry.attempts.values():
+            attempt.span.end()
+        _detach(entry.token)
+        attrs: Attributes = {CHUNKS: event.chunks, RESUMES: event.resumes, ATTEMPTS: entry.count}
+        self._end_stream(entry.span, event, attrs)
+
+    @staticmethod
+    def _end_stream(span: Span, event: StreamEnded, attrs: Attributes) -> None:
+        if span.is_recording():
+            if event.error is not None:
                 failure_attributes(event.error, event.failure, attrs)
                 span.set_status(Status(StatusCode.ERROR, attrs[ERROR_TYPE]))
             span.set_attributes(attrs)
@@ -247,10 +301,12 @@ class SpanRecorder:
         entry = self._open.get(event.call_id)
         if entry is None or event.attempt is None:
             return
-        attempt = entry.attempts.pop(event.attempt, None)
+        streamed = event.error is None and event.attempt in entry.streams
+        attempt = (entry.attempts.get if streamed else entry.attempts.pop)(event.attempt, None)
         if attempt is None:
             return
         _detach(attempt.token)
+        attempt.token = None
         span = attempt.span
         attrs: Attributes = {}
         if event.error is None:
@@ -266,7 +322,8 @@ class SpanRecorder:
             span.set_status(Status(StatusCode.ERROR, attrs[ERROR_TYPE]))
         if attrs:
             span.set_attributes(attrs)
-        span.end()
+        if not streamed:  # a stream's attempt ends with its stream (stream_ended)
+            span.end()
 
     # -- span events ----------------------------------------------------
 

@@ -7,7 +7,8 @@ their failures, so real SDKs can be tested against it by base URL alone.
 
 from resilience._core.clock import FakeClock
 from resilience.testing._fake_provider import FakeProvider
+from resilience.testing._faults import StreamFault
 from resilience.testing._profiles import Outage, Profile
 from resilience.testing._records import RequestRecord
 
-__all__ = ["FakeClock", "FakeProvider", "Outage", "Profile", "RequestRecord"]
+__all__ = ["FakeClock", "FakeProvider", "Outage", "Profile", "RequestRecord", "StreamFault"]

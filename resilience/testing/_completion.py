@@ -1,7 +1,11 @@
 """What the fake model says: deterministic text, tool arguments and JSON, cheaply.
 
 The answer depends only on a hash of the request, never on its words, so tests
-can compare runs and nothing a user sends is echoed back.
+can compare runs and nothing a user sends is echoed back. The hash leaves out
+what does not change the question (the model, streaming, the output cap, and a
+final assistant message the model is asked to continue), so every model gives
+the same answer to the same prompt, and a request to continue a partial answer
+(Anthropic prefill, ``continue_final_message``) gets exactly the rest of it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "Request", "estimate_chars", "json_for_schema", "words"]
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "Request",
+    "answer_pieces",
+    "continuation",
+    "estimate_chars",
+    "json_for_schema",
+    "prompt_digest",
+    "text_of",
+    "words",
+]
 
 DEFAULT_OUTPUT_TOKENS = 12
 
@@ -37,7 +51,8 @@ class Request:
     tool: tuple[str, Mapping[str, Any]] | None  # name and JSON schema of the tool to call
     json_schema: Mapping[str, Any] | None  # schema for JSON mode ({} for json_object)
     include_usage: bool
-    digest: int  # hash of the raw body, drives the generated text
+    digest: int  # hash of the prompt (see prompt_digest), drives the generated text
+    prefill: str | None = None  # the partial answer to continue, if asked to
 
     @property
     def output_tokens(self) -> int:
@@ -57,8 +72,60 @@ class Request:
         )
 
 
-def digest(body: bytes) -> int:
-    return zlib.crc32(body)
+# Request fields that do not change what the fake model answers.
+_NOT_THE_QUESTION = frozenset(
+    {
+        "model",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "continue_final_message",
+        "add_generation_prompt",
+    }
+)
+
+
+def prompt_digest(body: Mapping[str, Any], *, continuing: bool = False) -> int:
+    """A hash of what was asked; ``continuing`` leaves out the final message (the
+    partial answer), so a continuation answers the same question."""
+    asked = {k: v for k, v in body.items() if k not in _NOT_THE_QUESTION}
+    messages = asked.get("messages")
+    if continuing and isinstance(messages, list):
+        asked["messages"] = messages[:-1]
+    blob = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
+    return zlib.crc32(blob.encode())
+
+
+def text_of(content: Any) -> str:
+    """The text of a message content (a string, or a list of text parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(
+            p["text"]
+            for p in content
+            if isinstance(p, Mapping)
+            and p.get("type", "text") == "text"
+            and "text" in p
+            and isinstance(p["text"], str)
+        )
+    return ""
+
+
+def continuation(pieces: list[str], prefill: str) -> list[str]:
+    """The pieces of an answer that come after ``prefill``. A prefill that is not
+    the start of this answer gets the whole answer (a model would start anew)."""
+    if not "".join(pieces).startswith(prefill):
+        return pieces
+    rest: list[str] = []
+    done = 0
+    for piece in pieces:
+        end = done + len(piece)
+        if end > len(prefill):
+            rest.append(piece[max(0, len(prefill) - done) :])
+        done = end
+    return rest
 
 
 def estimate_chars(content: Any) -> int:
@@ -132,3 +199,18 @@ def json_for_schema(schema: Mapping[str, Any], seed: int, depth: int = 0) -> dic
 
 def json_text(schema: Mapping[str, Any], seed: int) -> str:
     return json.dumps(json_for_schema(schema, seed), separators=(",", ":"))
+
+
+def answer_pieces(req: Request) -> tuple[list[str], int]:
+    """A text answer as it streams (words, or JSON in 16-character pieces) and its
+    output tokens; after a prefill, only what follows it."""
+    if req.json_schema is not None:
+        text = json_text(req.json_schema, req.digest)
+        pieces = [text[i : i + 16] for i in range(0, len(text), 16)]
+    else:
+        pieces = words(req.digest, req.output_tokens)
+    if req.prefill is not None:
+        pieces = continuation(pieces, req.prefill)
+    if req.json_schema is not None:
+        return pieces, max(1, len("".join(pieces)) // 4)
+    return pieces, max(1, len(pieces))

@@ -36,7 +36,8 @@ from resilience.testing._streaming import Responder
 
 __all__ = ["FakeProvider"]
 
-_FEATURES = frozenset({"tools", "json", "stream"})
+# "continue": continuing a final assistant message (Anthropic prefill, continue_final_message).
+_FEATURES = frozenset({"tools", "json", "stream", "continue"})
 _DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-haiku-4-5")
 
 
@@ -160,13 +161,15 @@ class FakeProvider:
         return self._recorder.count(status, model)
 
     def stats(self) -> dict[int | str, int]:
-        """Requests so far by outcome (status, or reset/hang/midstream)."""
+        """Requests so far by outcome (status, or reset/hang/midstream, or a stream
+        fault's kind)."""
         return dict(self._recorder.by_outcome)
 
     def script(self, model: str | None, outcomes: Iterable[Outcome]) -> None:
         """Queue the exact next outcomes for ``model`` (None: any model). Each is an HTTP
-        status (200 = a normal answer) or ``"reset"``, ``"hang"``, ``"midstream"``.
-        Scripted outcomes bypass limits, outages and injection."""
+        status (200 = a normal answer), ``"reset"``, ``"hang"``, ``"midstream"``, or a
+        :class:`StreamFault` (``StreamFault.cut(40)`` or ``"cut:40"``: a stream that
+        breaks after it began). Scripted outcomes bypass limits, outages and injection."""
         queue = self._scripts.setdefault(model, deque())
         queue.extend(check_outcome("script", o) for o in outcomes)
 

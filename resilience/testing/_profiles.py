@@ -8,12 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from resilience._core.errors import ConfigError
+from resilience.testing._faults import StreamFault
 
 __all__ = ["SPECIAL_OUTCOMES", "Outage", "Outcome", "Profile"]
 
-# An outcome is an HTTP status, or one of these behaviours that have none.
-Outcome = int | str
+# An outcome is an HTTP status, one of these behaviours that have none, or a
+# StreamFault (a 200 stream that breaks later on).
+Outcome = int | str | StreamFault
 SPECIAL_OUTCOMES = frozenset({"reset", "hang", "midstream"})
+_EXPECTED = "an HTTP status (100-599), 'reset'/'hang'/'midstream' or a StreamFault ('cut:N', ...)"
 
 # Provider-emitted failures on the Requesty gateway in April 2026, in percent
 # (shared/seeds/provider-error-distribution-2026-04.txt).
@@ -44,12 +47,18 @@ _NAMED: dict[str, dict[Outcome, float]] = {
 
 def check_outcome(where: str, outcome: object) -> Outcome:
     if isinstance(outcome, bool):
-        raise ConfigError(where, outcome, "an HTTP status (100-599) or 'reset'/'hang'/'midstream'")
+        raise ConfigError(where, outcome, _EXPECTED)
     if isinstance(outcome, int) and 100 <= outcome <= 599:
         return outcome
-    if isinstance(outcome, str) and outcome in SPECIAL_OUTCOMES:
+    if isinstance(outcome, StreamFault):
         return outcome
-    raise ConfigError(where, outcome, "an HTTP status (100-599) or 'reset'/'hang'/'midstream'")
+    if isinstance(outcome, str):
+        if outcome in SPECIAL_OUTCOMES:
+            return outcome
+        fault = StreamFault.parse(outcome)
+        if fault is not None:
+            return fault
+    raise ConfigError(where, outcome, _EXPECTED)
 
 
 @dataclass(frozen=True)

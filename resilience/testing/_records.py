@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 __all__ = ["Recorder", "RequestRecord"]
 
 # Outcomes that have no HTTP status of their own; ``count(status=...)`` accepts these names.
-NO_STATUS_OUTCOMES = frozenset({"reset", "hang", "midstream"})
+NO_STATUS_OUTCOMES = frozenset(
+    {"reset", "hang", "midstream", "cut", "stall", "truncate", "malformed"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +21,8 @@ class RequestRecord:
     HTTP status sent, or 0 when the connection was reset or the request hung.
     ``reason`` says why: ``"ok"``, ``"rate_limit"`` (the limiter refused),
     ``"injected"`` (profile), ``"scripted"``, ``"outage"``, ``"unsupported"``,
-    ``"context_length"``, ``"bad_request"``, ``"reset"``, ``"hang"``, ``"midstream"``.
+    ``"context_length"``, ``"bad_request"``, ``"reset"``, ``"hang"``, ``"midstream"``,
+    or a stream fault's kind (``"cut"``, ``"stall"``, ``"truncate"``, ``"malformed"``).
     The API key is kept for per-key assertions but hidden from ``repr``.
     """
 
@@ -35,7 +38,8 @@ class RequestRecord:
 
     @property
     def outcome(self) -> int | str:
-        """The status, or the name of a status-less outcome (reset, hang, midstream)."""
+        """The status, or the name of an outcome a status does not tell (reset, hang,
+        midstream, or a stream fault's kind)."""
         return self.reason if self.reason in NO_STATUS_OUTCOMES else self.status
 
 

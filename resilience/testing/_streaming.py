@@ -1,4 +1,5 @@
-"""Writing answers: JSON, SSE with pacing, errors mid-stream, resets and hangs."""
+"""Writing answers: JSON, SSE with pacing, errors mid-stream, resets, hangs and
+streams that break after they began (:class:`StreamFault`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from resilience.testing import _wire_anthropic as wa
 from resilience.testing import _wire_errors as we
 from resilience.testing import _wire_openai as wo
 from resilience.testing._completion import Request
+from resilience.testing._faults import StreamFault, garbage
 from resilience.testing._limits import Decision, exhausted
 from resilience.testing._profiles import Outcome
 
@@ -94,11 +96,14 @@ class Responder:
             answer = fp.answer_for(outcome, reason, style, req, decision, rid)
             fp.record(t, key, req, endpoint, answer[0], 0, reason)
             return self.plain(style, answer, rid, headers)
-        midstream = outcome == "midstream"
+        fault = outcome if isinstance(outcome, StreamFault) else None
+        midstream = outcome == "midstream" or fault is not None
         if midstream:
-            reason = "midstream"
+            reason = fault.kind if fault is not None else "midstream"
         if req.stream:
-            return await self._stream(request, style, req, rid, headers, midstream, key, t, reason)
+            return await self._stream(
+                request, style, req, rid, headers, key, t, reason, midstream, fault
+            )
         if style == "openai":
             body, out = wo.completion(req, rid=rid, created=int(time.time()))
         else:
@@ -110,11 +115,14 @@ class Responder:
         headers["content-type"] = "application/json"
         if not midstream:
             return web.Response(body=body, headers=headers)
-        # A body cut short: the declared length is never reached, the socket drops.
+        # A body cut short: the declared length is never reached, the socket drops
+        # (or, for a stall, stays open and silent).
         resp = web.StreamResponse(headers=headers)
         resp.content_length = len(body)
         await resp.prepare(request)
         await resp.write(body[: len(body) // 2])
+        if fault is not None and fault.kind == "stall":
+            await self._closing.wait()
         return await self._dropped(request)
 
     async def _stream(
@@ -124,22 +132,29 @@ class Responder:
         req: Request,
         rid: str,
         headers: dict[str, str],
-        midstream: bool,
         key: str,
         t: float,
         reason: str,
+        midstream: bool,
+        fault: StreamFault | None,
     ) -> web.StreamResponse:
         fp = self._fp
         if style == "openai":
             frames, out = wo.stream_frames(req, rid=rid, created=int(time.time()))
         else:
             frames, out = wa.stream_frames(req, rid=rid)
-        if midstream:
+        if fault is not None:
+            n = min(fault.after, len(frames))
+            if fault.kind == "malformed":
+                frames = [*frames[:n], garbage(style, rid), *frames[n:]]
+            else:
+                frames = frames[:n]
+        elif midstream:
             # Cut about halfway, after some content went out, and end with the error frame.
             frames = [*frames[: len(frames) // 2], we.midstream_event(style, f"req_{rid}")]
         fp.record(t, key, req, request.path, 200, out, reason)
         _, ttft, tps = fp.pacing()
-        if ttft <= 0 and not tps:
+        if fault is None and ttft <= 0 and not tps:
             # Unpaced, the whole event stream fits one write; SDKs parse it the same way.
             return web.Response(body=b"".join(frames), headers={**headers, **_SSE_HEADERS})
         resp = web.StreamResponse(headers={**headers, **_SSE_HEADERS})
@@ -154,5 +169,10 @@ class Responder:
             if gap and i:
                 await fp.clock.sleep(gap)
             await resp.write(frame)
+        if fault is not None and fault.kind == "stall":
+            await self._closing.wait()
+            return await self._dropped(request)
+        if fault is not None and fault.kind == "cut":
+            return await self._dropped(request)
         await resp.write_eof()
         return resp

@@ -6,7 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from resilience.testing._completion import Request, digest, estimate_chars, json_text, words
+from resilience.testing._completion import (
+    Request,
+    answer_pieces,
+    estimate_chars,
+    json_text,
+    prompt_digest,
+    text_of,
+)
 from resilience.testing._wire_openai import BadRequest
 
 __all__ = ["message", "models", "parse", "stream_frames"]
@@ -75,6 +82,9 @@ def parse(body: Any, raw: bytes) -> Request:
     stream = body.get("stream") is True
     if stream:
         features.add("stream")
+    prefill = _prefill(messages)
+    if prefill is not None:
+        features.add("continue")
     return Request(
         model=model,
         stream=stream,
@@ -84,8 +94,22 @@ def parse(body: Any, raw: bytes) -> Request:
         tool=tool,
         json_schema=schema,
         include_usage=True,
-        digest=digest(raw),
+        digest=prompt_digest(body, continuing=prefill is not None),
+        prefill=prefill,
     )
+
+
+def _prefill(messages: list[Any]) -> str | None:
+    """A final assistant message is a prefill: the model continues it."""
+    if not messages:
+        return None
+    last = messages[-1]
+    if not isinstance(last, Mapping) or last.get("role") != "assistant":
+        return None
+    text = text_of(last.get("content"))
+    if text != text.rstrip():
+        raise BadRequest("messages: final assistant content cannot end with trailing whitespace")
+    return text
 
 
 def _answer(req: Request) -> tuple[str | None, Any, int, str]:
@@ -93,11 +117,9 @@ def _answer(req: Request) -> tuple[str | None, Any, int, str]:
     if req.tool is not None:
         args = json_text(req.tool[1], req.digest)
         return None, json.loads(args), max(1, len(args) // 4), "tool_use"
-    if req.json_schema is not None:
-        text = json_text(req.json_schema, req.digest)
-        return text, None, max(1, len(text) // 4), "end_turn"
-    n = req.output_tokens
-    return "".join(words(req.digest, n)), None, n, "max_tokens" if req.truncated else "end_turn"
+    pieces, out = answer_pieces(req)
+    stop = "max_tokens" if req.truncated and req.json_schema is None else "end_turn"
+    return "".join(pieces), None, out, stop
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -138,7 +160,7 @@ def _event(name: str, data: str) -> bytes:
 def stream_frames(req: Request, *, rid: str) -> tuple[list[bytes], int]:
     """Anthropic's event sequence: message_start, content_block_start, ping,
     content_block_delta..., content_block_stop, message_delta, message_stop."""
-    text, tool_input, out_tokens, stop = _answer(req)
+    _, tool_input, out_tokens, stop = _answer(req)
     start = {
         "type": "message_start",
         "message": {
@@ -168,13 +190,7 @@ def stream_frames(req: Request, *, rid: str) -> tuple[list[bytes], int]:
         ]
     else:
         block = {"type": "text", "text": ""}
-        assert text is not None
-        pieces = (
-            words(req.digest, out_tokens)
-            if req.json_schema is None
-            else [text[i : i + 16] for i in range(0, len(text), 16)]
-        )
-        deltas = ['{"type":"text_delta","text":' + _dumps(p) + "}" for p in pieces]
+        deltas = ['{"type":"text_delta","text":' + _dumps(p) + "}" for p in answer_pieces(req)[0]]
     frames.append(
         _event(
             "content_block_start",

@@ -256,7 +256,12 @@ def rate_limited(style: Style, d: Decision, *, model: str, request_id: str) -> A
     return 429, headers, _anthropic_body("rate_limit_error", msg, request_id)
 
 
-_FEATURE_PARAM = {"tools": "tools", "json": "response_format", "stream": "stream"}
+_FEATURE_PARAM = {
+    "tools": "tools",
+    "json": "response_format",
+    "stream": "stream",
+    "continue": "continue_final_message",
+}
 
 
 def unsupported(style: Style, feature: str, *, model: str, request_id: str) -> Answer:
@@ -270,6 +275,13 @@ def unsupported(style: Style, feature: str, *, model: str, request_id: str) -> A
         )
         code = "unsupported_value" if feature == "stream" else "unsupported_parameter"
         return 400, headers, _openai_body(msg, "invalid_request_error", param, code)
+    if feature == "continue":
+        # Claude 4.6 and later models refuse a prefill in these words.
+        msg = (
+            "This model does not support assistant message prefill. The conversation must "
+            "end with a user message."
+        )
+        return 400, headers, _anthropic_body("invalid_request_error", msg, request_id)
     param = {"json": "output_format"}.get(feature, feature)
     msg = f"{param}: model '{model}' does not support {feature}."
     return 400, headers, _anthropic_body("invalid_request_error", msg, request_id)

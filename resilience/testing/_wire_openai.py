@@ -6,7 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from resilience.testing._completion import Request, digest, estimate_chars, json_text, words
+from resilience.testing._completion import (
+    Request,
+    answer_pieces,
+    estimate_chars,
+    json_text,
+    prompt_digest,
+    text_of,
+)
 
 __all__ = ["BadRequest", "completion", "models", "parse", "stream_frames"]
 
@@ -81,6 +88,9 @@ def parse(body: Any, raw: bytes) -> Request:
         )
     opts = body.get("stream_options")
     include_usage = stream and isinstance(opts, Mapping) and opts.get("include_usage") is True
+    prefill = _continued(body, messages)
+    if prefill is not None:
+        features.add("continue")
     return Request(
         model=model,
         stream=stream,
@@ -90,8 +100,27 @@ def parse(body: Any, raw: bytes) -> Request:
         tool=tool,
         json_schema=schema,
         include_usage=include_usage,
-        digest=digest(raw),
+        digest=prompt_digest(body, continuing=prefill is not None),
+        prefill=prefill,
     )
+
+
+def _continued(body: Mapping[str, Any], messages: list[Any]) -> str | None:
+    """The partial answer to continue, for ``continue_final_message`` (vLLM, SGLang
+    and TGI take it as an extra body field; OpenAI itself has nothing like it)."""
+    if body.get("continue_final_message") is not True:
+        return None
+    if body.get("add_generation_prompt", True) is not False:
+        raise BadRequest(
+            "Cannot set both `continue_final_message` and `add_generation_prompt` to True."
+        )
+    last = messages[-1]
+    if not isinstance(last, Mapping) or last.get("role") != "assistant":
+        raise BadRequest(
+            "continue_final_message is set but the final message is not an assistant message",
+            "messages",
+        )
+    return text_of(last.get("content"))
 
 
 def _answer(req: Request) -> tuple[str | None, str | None, int, str]:
@@ -99,11 +128,9 @@ def _answer(req: Request) -> tuple[str | None, str | None, int, str]:
     if req.tool is not None:
         args = json_text(req.tool[1], req.digest)
         return None, args, max(1, len(args) // 4), "tool_calls"
-    if req.json_schema is not None:
-        text = json_text(req.json_schema, req.digest)
-        return text, None, max(1, len(text) // 4), "stop"
-    n = req.output_tokens
-    return "".join(words(req.digest, n)), None, n, "length" if req.truncated else "stop"
+    pieces, out = answer_pieces(req)
+    finish = "length" if req.truncated and req.json_schema is None else "stop"
+    return "".join(pieces), None, out, finish
 
 
 def completion(req: Request, *, rid: str, created: int) -> tuple[bytes, int]:
@@ -138,7 +165,7 @@ def completion(req: Request, *, rid: str, created: int) -> tuple[bytes, int]:
 def stream_frames(req: Request, *, rid: str, created: int) -> tuple[list[bytes], int]:
     """The SSE frames of a streamed answer (content frames first to last), and its output
     tokens. Frame 0 carries the role; the last ones carry finish, usage and ``[DONE]``."""
-    text, args, out_tokens, finish = _answer(req)
+    _, args, out_tokens, finish = _answer(req)
     usage_null = ',"usage":null' if req.include_usage else ""
     head = (
         f'data: {{"id":"chatcmpl-{rid}","object":"chat.completion.chunk","created":{created},'
@@ -165,9 +192,7 @@ def stream_frames(req: Request, *, rid: str, created: int) -> tuple[list[bytes],
             frames.append(frame(_dumps(delta)))
     else:
         frames.append(frame('{"role":"assistant","content":"","refusal":null}'))
-        assert text is not None
-        pieces = words(req.digest, out_tokens) if req.json_schema is None else _split(text)
-        for p in pieces:
+        for p in answer_pieces(req)[0]:
             frames.append(frame('{"content":' + _dumps(p) + "}"))
     frames.append(frame("{}", finish))
     if req.include_usage:
@@ -185,10 +210,6 @@ def stream_frames(req: Request, *, rid: str, created: int) -> tuple[list[bytes],
         )
     frames.append(b"data: [DONE]\n\n")
     return frames, out_tokens
-
-
-def _split(text: str, size: int = 16) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def models(names: list[str], created: int) -> bytes:

@@ -297,7 +297,9 @@ async def test_permit_is_idempotent_and_awaitable(clock: FakeClock) -> None:
     assert breaker.state(CALL.target) == "closed"
 
 
-async def test_a_streamed_result_counts_as_success_at_its_first_chunk(clock: FakeClock) -> None:
+async def test_a_streamed_probe_closes_the_circuit_when_its_stream_ends_cleanly(
+    clock: FakeClock,
+) -> None:
     breaker = make(clock, failure_threshold=1, reset_timeout=1.0)
     feed(breaker, CALL, [503])
     await clock.advance(1.2)
@@ -311,8 +313,32 @@ async def test_a_streamed_result_counts_as_success_at_its_first_chunk(clock: Fak
 
     stream = Pipeline(breaker, clock=clock).stream(handler, CALL)
     assert await stream.__anext__() == "a"
+    assert breaker.state(CALL.target) == "half-open"  # the verdict waits for the end
+    assert [c async for c in stream] == ["b"]
     assert breaker.state(CALL.target) == "closed"
-    await stream.aclose()
+
+
+async def test_a_stream_that_breaks_after_its_first_chunk_counts_as_a_failure(
+    clock: FakeClock,
+) -> None:
+    breaker = make(clock, failure_threshold=2)
+
+    class Gateway(Exception):
+        status_code = 502
+
+    async def chunks() -> AsyncIterator[str]:
+        yield "a"
+        raise Gateway("bad gateway")
+
+    async def handler(call: Call) -> AsyncIterator[str]:
+        return chunks()
+
+    pipeline = Pipeline(breaker, clock=clock)
+    for _ in range(2):
+        with pytest.raises(ProviderError):
+            async for _chunk in pipeline.stream(handler, CALL):
+                pass
+    assert breaker.state(CALL.target) == "open"
 
 
 async def test_listeners_hear_every_change_and_a_failing_one_is_ignored(clock: FakeClock) -> None:

@@ -22,7 +22,7 @@ from resilience import (
     ProviderError,
     report,
 )
-from resilience._core.stream import PeekedStream
+from resilience._stream.resume import PeekedStream
 
 CALL = Call(provider="openai", model="gpt-4o")
 

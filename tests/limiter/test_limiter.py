@@ -23,10 +23,10 @@ from resilience import (
     RateLimitWait,
     report,
 )
-from resilience._core.stream import PeekedStream
 from resilience._limiter import Limit, RateLimiter
 from resilience._limiter.pace import TOKEN_SPAN
 from resilience._store.limiter import MemoryStore
+from resilience._stream.resume import PeekedStream
 from tests.limiter._support import drive
 
 GPT = Call("openai", "gpt-4o")

@@ -1,0 +1,280 @@
+"""Streamed results: the commit point, and one attempt's stream after it.
+
+The pipeline awaits a stream's first chunk inside the attempt, so an error
+before any output (including an error event at the head of a 200 stream, or
+no first chunk within ``first_chunk_timeout``) is retried or failed over like
+any other. After that the stream belongs to the caller: an :class:`AttemptStream`
+carries it, turns what breaks it (a provider error, a silence longer than
+``chunk_timeout``, an event that is not valid JSON, an end before the wire
+format's final event) into a classified ``ProviderError``, and tells the
+middlewares that admitted the attempt how it ended (``on_stream_end``), so a
+stream that dies mid-way counts against the breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from resilience._classify.failure import Failure, Kind
+from resilience._core.call import Call
+from resilience._core.clock import Clock, TimerHandle
+from resilience._core.context import _ATTEMPT, _RUN, AttemptState, RunContext, emit
+from resilience._core.errors import ProviderError, ResilienceError
+from resilience._core.events import StreamMalformed, StreamStarted
+from resilience._stream.wire import wire_of
+
+__all__ = [
+    "AttemptStream",
+    "Timeout",
+    "is_malformed",
+    "is_stream",
+    "on_stream_end",
+    "scoped",
+    "stream_failure",
+]
+
+
+def is_stream(result: object) -> bool:
+    return hasattr(result, "__anext__") and hasattr(result, "__aiter__")
+
+
+def stream_failure(code: str, message: str, call: Call) -> ProviderError:
+    """A break the library itself detects: a silence or a stream that ended
+    too early (outages: retryable, worth another target, counted by the
+    breaker), or an undecodable event (the provider's fault)."""
+    kind = {"malformed_event": Kind.SERVER, "stream_truncated": Kind.CONNECTION}.get(
+        code, Kind.TIMEOUT
+    )
+    return ProviderError(
+        Failure.of(kind, code=code, message=message, provider=call.provider), call=call
+    )
+
+
+def is_malformed(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or wraps, a JSON decoding error (an SDK decodes each
+    event inside its iterator; LiteLLM wraps what it raises there)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, json.JSONDecodeError):
+            return True
+        original = getattr(item, "original_exception", None)
+        todo += [item.__cause__, item.__context__]
+        if isinstance(original, BaseException):
+            todo.append(original)
+    return False
+
+
+@contextmanager
+def scoped(run: RunContext | None, attempt: AttemptState | None) -> Iterator[None]:
+    """Run code that belongs to a call's attempt (its stream's end, a resume)
+    from the caller's task, where the pipeline's context is long gone."""
+    run_token = _RUN.set(run)
+    attempt_token = _ATTEMPT.set(attempt)
+    try:
+        yield
+    finally:
+        _ATTEMPT.reset(attempt_token)
+        _RUN.reset(run_token)
+
+
+class Timeout:
+    """Cancel the enclosed block after ``seconds`` on ``clock`` and raise
+    ``make_error()`` instead (a fake clock expires it without real time)."""
+
+    __slots__ = ("_clock", "_fired", "_handle", "_make_error", "_seconds", "_task")
+
+    def __init__(
+        self, clock: Clock, seconds: float, make_error: Callable[[], ProviderError]
+    ) -> None:
+        self._clock = clock
+        self._seconds = seconds
+        self._make_error = make_error
+        self._fired = False
+        self._handle: TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def __aenter__(self) -> Timeout:
+        self._task = asyncio.current_task()
+        self._handle = self._clock.call_at(self._clock.monotonic() + self._seconds, self._fire)
+        return self
+
+    def _fire(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._fired = True
+            self._task.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if not self._fired or self._task is None:
+            return
+        # Only our own cancellation becomes the timeout; an outer one (the
+        # deadline, the caller) goes on as it was.
+        if self._task.uncancel() == 0 and isinstance(exc, asyncio.CancelledError):
+            raise self._make_error() from exc
+
+
+class AttemptStream:
+    """One attempt's stream once its first chunk arrived.
+
+    Yields the first chunk, then the rest of the provider's stream; counts
+    the chunks; cuts a silence longer than ``chunk_timeout``; classifies what
+    breaks it. ``add_done_callback`` (``on_stream_end``) tells the breaker and
+    limiter how it ended, in the context of the attempt it belongs to.
+    Attribute access goes to the provider's stream (``response``,
+    ``close()``), so SDK stream objects keep their API.
+    """
+
+    def __init__(
+        self,
+        first: Any,
+        rest: Any,
+        call: Call,
+        wrap_error: Callable[[Exception, Call], ProviderError | None],
+        *,
+        clock: Clock,
+        chunk_timeout: float | None = None,
+    ) -> None:
+        self.call = call
+        self.run = _RUN.get()
+        self.attempt = _ATTEMPT.get()
+        self.wire = wire_of(rest)
+        self.chunks = 0
+        self.finished = False  # the wire format's final event was seen
+        self.error: BaseException | None = None
+        self._first: Any = first
+        self._has_first = True
+        self._rest = rest
+        self._wrap_error = wrap_error
+        self._clock = clock
+        self._chunk_timeout = chunk_timeout
+        self._closers: list[Callable[[BaseException | None], None]] = []
+        self._ended = False
+        emit(StreamStarted, call)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def __aiter__(self) -> AttemptStream:
+        return self
+
+    def _seen(self, chunk: Any) -> Any:
+        self.chunks += 1
+        if self.wire is not None and not self.finished and self.wire.finished(chunk):
+            self.finished = True
+        return chunk
+
+    async def __anext__(self) -> Any:
+        if self._has_first:
+            self._has_first = False
+            first, self._first = self._first, None
+            return self._seen(first)
+        if self._ended:
+            raise StopAsyncIteration
+        try:
+            if self._chunk_timeout is None:
+                chunk = await self._rest.__anext__()
+            else:
+                async with Timeout(self._clock, self._chunk_timeout, self._stalled):
+                    chunk = await self._rest.__anext__()
+        except StopAsyncIteration:
+            if self.wire is not None and not self.finished:
+                truncated = stream_failure(
+                    "stream_truncated", "the stream ended before its final event", self.call
+                )
+                self._end(truncated)
+                raise truncated from None
+            self._end(None)
+            raise
+        except (ResilienceError, asyncio.CancelledError) as exc:
+            self._end_with(exc)
+            raise
+        except Exception as exc:
+            classified = self._classified(exc)
+            if classified is None:
+                self._end(exc)
+                raise
+            self._end_with(classified)
+            raise classified from exc
+        return self._seen(chunk)
+
+    def _end_with(self, error: BaseException) -> None:
+        if self.finished and isinstance(error, ProviderError):
+            # The answer was complete: a transport error after its final event
+            # (before [DONE], say) takes nothing from the caller.
+            self._end(None)
+            raise StopAsyncIteration from error
+        self._end(error)
+
+    def _stalled(self) -> ProviderError:
+        return stream_failure(
+            "chunk_timeout", f"no chunk for chunk_timeout={self._chunk_timeout}s", self.call
+        )
+
+    def _classified(self, exc: Exception) -> ProviderError | None:
+        if is_malformed(exc):
+            with scoped(self.run, self.attempt):
+                emit(StreamMalformed, self.call)
+            return stream_failure("malformed_event", "a stream event was not valid JSON", self.call)
+        return self._wrap_error(exc, self.call)
+
+    def add_done_callback(self, fn: Callable[[BaseException | None], None]) -> None:
+        """Call ``fn(error_or_None)`` once when the stream ends or is closed."""
+        if self._ended:
+            fn(self.error)
+        else:
+            self._closers.append(fn)
+
+    def _end(self, error: BaseException | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self.error = error
+        closers, self._closers = self._closers, []
+        if not closers:
+            return
+        with scoped(self.run, self.attempt):
+            for fn in closers:
+                fn(error)
+
+    async def aclose(self) -> None:
+        self._end(None)
+        for name in ("aclose", "close"):
+            closer = getattr(self._rest, name, None)
+            if closer is not None:
+                res = closer()
+                if asyncio.iscoroutine(res):
+                    await res
+                return
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rest, name)
+
+    def __del__(self) -> None:
+        if not self._ended:
+            self._end(None)
+
+
+def on_stream_end(result: Any, fn: Callable[[BaseException | None], None]) -> bool:
+    """If ``result`` is a pipeline stream, arrange ``fn`` for its end and
+    return True; otherwise return False (the caller finishes at once)."""
+    if isinstance(result, AttemptStream):
+        result.add_done_callback(fn)
+        return True
+    return False
