@@ -20,10 +20,11 @@ from typing import Any
 
 from resilience.adapters._stream_openai import replaced  # type: ignore[import-not-found]
 
-from adapters._kit import as_int, continued_messages
 from resilience._core.call import Call
 from resilience._stream.continuations import PREFILL
 from resilience._stream.wire import RESTART, Continuation
+
+from ._kit import as_int, continued_messages
 
 __all__ = ["MessageEvents", "continue_messages"]
 

@@ -18,11 +18,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from adapters._kit import continued_messages
 from resilience._core.call import Call
 from resilience._stream.attempt import stream_failure
 from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
 from resilience._stream.wire import RESTART, Continuation
+
+from ._kit import continued_messages
 
 __all__ = ["ChatChunks", "HonestLiteLLMStream", "continue_chat", "replaced"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 HOSTS = {
     "openai": ("openai", "openai"),
@@ -14,13 +15,14 @@ HOSTS = {
 }
 
 
-def run(code: str) -> str:
+def run(code: str, cwd: Path | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
+        cwd=cwd,
     )
     return done.stdout.strip()
 
@@ -60,3 +62,23 @@ def test_a_missing_host_gives_an_import_error_naming_the_extra() -> None:
         """
     )
     assert out.splitlines() == [f"{name} ok" for name in HOSTS]
+
+
+def test_every_adapter_imports_from_the_installed_package_alone(tmp_path: Path) -> None:
+    """Run away from the checkout, so a stray ``import adapters...`` (which
+    only the repository root makes importable) fails here as it would for a
+    user."""
+    out = run(
+        """
+        import importlib, pkgutil, sys
+        import resilience.adapters as pkg
+        assert "adapters" not in sys.modules
+        names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__))
+        for name in names:
+            importlib.import_module("resilience.adapters." + name)
+        print(len(names), "adapters" in sys.modules)
+        """,
+        cwd=tmp_path,
+    )
+    count, stray = out.split()
+    assert int(count) >= 8 and stray == "False"
