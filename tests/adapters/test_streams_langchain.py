@@ -1,10 +1,12 @@
 """Broken streams through ResilientChatModel, real langchain-openai and
 langchain-anthropic models against FakeProvider: continued by a prefill
 (ChatAnthropic) or ``continue_final_message`` (ChatOpenAI on a vLLM-style
-server), LangChain's closing chunk on a truncated stream refused."""
+server), LangChain's closing chunk on a truncated stream refused, a stalled
+stream cut by ``chunk_timeout`` and counted by the breaker."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from langchain_openai import ChatOpenAI
 from resilience.adapters.langchain import ResilientChatModel
 
 from resilience import (
+    CircuitBreaker,
     ConfigError,
     Event,
     FakeClock,
@@ -22,7 +25,7 @@ from resilience import (
     StreamInterrupted,
     StreamMalformed,
 )
-from resilience.testing import FakeProvider
+from resilience.testing import FakeProvider, StreamFault
 
 PROMPT = [HumanMessage("Say something about resilience.")]
 
@@ -102,6 +105,43 @@ async def test_the_same_model_continues_first_then_the_fallback(
     assert [r.outcome for r in fp.requests[2:]] == ["cut", 503]
     assert [r.status for r in fp2.requests] == [200, 200]
     assert fp2.requests[-1].input_tokens > fp2.requests[0].input_tokens  # a continuation
+
+
+async def test_a_stalled_stream_is_cut_by_chunk_timeout_counted_and_continued(
+    fp: FakeProvider, clock: FakeClock
+) -> None:
+    expected = await text_of(gpt(fp))
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    model = ResilientChatModel(
+        [gpt(fp), gpt(fp, "backup-model")],
+        targets=["vllm/local-model", "vllm/backup-model"],
+        pipeline=Pipeline(
+            Fallback(["vllm/backup-model"]),
+            breaker,
+            chunk_timeout=10,
+            resume="continue",
+            clock=clock,
+        ),
+    )
+    fp.script("local-model", [StreamFault.stall(6)])
+    stream = model.astream(PROMPT).__aiter__()
+    head = [str((await stream.__anext__()).content) for _ in range(6)]
+    rest = asyncio.ensure_future(_text(stream))
+    await clock.advance(9)
+    assert not rest.done() and len(fp.requests) == 2
+    await clock.advance(1)
+    assert "".join(head) + await rest == expected
+    # The stall opened the model's breaker, so the backup continued the text.
+    assert breaker.state("vllm/local-model") == "open"
+    assert [(r.model, r.outcome) for r in fp.requests[1:]] == [
+        ("local-model", "stall"),
+        ("backup-model", 200),
+    ]
+    assert fp.requests[-1].input_tokens > fp.requests[1].input_tokens
+
+
+async def _text(stream: Any) -> str:
+    return "".join([str(c.content) async for c in stream])
 
 
 def test_stream_settings_go_to_the_default_pipeline(fp: FakeProvider) -> None:

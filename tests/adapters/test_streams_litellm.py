@@ -1,10 +1,12 @@
 """Broken streams through ResilientLiteLLM, the real ``litellm`` against
 FakeProvider: continued by ``continue_final_message`` (hosted_vllm) or a
 prefill (Anthropic), LiteLLM's made-up finish on a truncated stream caught,
-its mid-stream decode errors counted and classified."""
+its mid-stream decode errors counted and classified, a stalled stream cut
+by ``chunk_timeout``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from resilience import (
     StreamInterrupted,
     StreamMalformed,
 )
-from resilience.testing import FakeProvider
+from resilience.testing import FakeProvider, StreamFault
 from tests.adapters._support import MESSAGES
 
 VLLM = "hosted_vllm/local-model"
@@ -98,3 +100,30 @@ async def test_a_vllm_fallback_continues_what_openai_started(
         ("gpt-4o-mini", "cut"),
         ("local-model", 200),
     ]
+
+
+async def test_a_stalled_stream_is_cut_by_chunk_timeout_counted_and_continued(
+    fp: FakeProvider, clock: FakeClock
+) -> None:
+    expected = await whole(fp, VLLM)
+    backup = "hosted_vllm/backup-model"
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    pipeline = Pipeline(
+        Fallback([backup]), breaker, chunk_timeout=10, resume="continue", clock=clock
+    )
+    llm = ResilientLiteLLM(pipeline, params=params(fp))
+    fp.script("local-model", [StreamFault.stall(6)])
+    stream = await llm.acompletion(VLLM, MESSAGES, stream=True)
+    head = [await stream.__anext__() for _ in range(6)]  # what came before the silence
+    rest = asyncio.ensure_future(text_of(stream))
+    await clock.advance(9)
+    assert not rest.done() and len(fp.requests) == 2
+    await clock.advance(1)
+    assert "".join(c.choices[0].delta.content or "" for c in head) + await rest == expected
+    # The stall opened the model's breaker, so the backup continued the text.
+    assert breaker.state(VLLM) == "open"
+    assert [(r.model, r.outcome) for r in fp.requests[1:]] == [
+        ("local-model", "stall"),
+        ("backup-model", 200),
+    ]
+    assert fp.requests[-1].input_tokens > fp.requests[1].input_tokens
