@@ -13,10 +13,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from resilience._core.call import Call
-from resilience._core.errors import ConfigError
-from resilience._core.pipeline import Pipeline
-from resilience._stream.watched import WatchedStream, close_stream, set_usage
+from resilience import Call, ConfigError, Pipeline
+from resilience.streaming import WatchedStream, close_stream, set_usage
 
 __all__ = [
     "ResilientClient",
@@ -130,13 +128,11 @@ def default_pipeline(
     """Fallback (when targets are given), Retry, CircuitBreaker, adaptive
     RateLimiter: the order of the design's flow. ``streams``: the pipeline's
     stream settings (``first_chunk_timeout``, ``chunk_timeout``, ``resume``)."""
-    from resilience._breaker import CircuitBreaker
-    from resilience._limiter import RateLimiter
-    from resilience._retry import Retry
+    from resilience import CircuitBreaker, RateLimiter, Retry
 
     middlewares: list[Any] = []
     if fallbacks:
-        from resilience._fallback import Fallback
+        from resilience import Fallback
 
         middlewares.append(Fallback(list(fallbacks)))
     middlewares += [Retry(), CircuitBreaker(), RateLimiter()]

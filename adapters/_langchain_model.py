@@ -30,11 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
-from resilience._core.call import Call
-from resilience._core.context import AttemptState, report
-from resilience._core.errors import ConfigError
-from resilience._core.pipeline import Pipeline
-from resilience._stream.wire import current_continuation
+from resilience import Call, ConfigError, Pipeline, report
+from resilience.streaming import AttemptState, current_continuation
 
 from ._kit import (
     WatchedStream,

@@ -9,7 +9,7 @@ one was closed, as the next index; the final ``message_delta`` counts the
 output tokens every request reported. A continuation is a prefill: the text
 so far as a final assistant message, without the trailing whitespace the API
 refuses (Claude 4.6 and later refuse prefills outright; see
-:mod:`resilience._stream.continuations`).
+:class:`resilience.Continuations`).
 
 Works on the SDK objects by attribute; imports no host package.
 """
@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from resilience.adapters._stream_openai import replaced  # type: ignore[import-not-found]
-
-from resilience._core.call import Call
-from resilience._stream.continuations import PREFILL
-from resilience._stream.wire import RESTART, Continuation
+from resilience import Call
+from resilience.streaming import PREFILL, RESTART, Continuation
 
 from ._kit import as_int, continued_messages
+from ._stream_openai import replaced
 
 __all__ = ["MessageEvents", "continue_messages"]
 

@@ -16,12 +16,17 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from resilience.adapters._stream_openai import replaced  # type: ignore[import-not-found]
 
-from resilience._core.call import Call
-from resilience._stream.attempt import stream_failure
-from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
-from resilience._stream.wire import RESTART, Continuation
+from resilience import Call
+from resilience.streaming import (
+    CONTINUE_FINAL_MESSAGE,
+    PREFILL,
+    RESTART,
+    Continuation,
+    stream_failure,
+)
+
+from ._stream_openai import replaced
 
 __all__ = ["HonestChunks", "MessageChunks", "continue_langchain", "one_chunk"]
 

@@ -6,7 +6,7 @@ continuation's chunks join the caller's stream (the first chunk's id kept, a
 second role-only chunk dropped), and how to ask an OpenAI-compatible server
 to continue a partial answer (vLLM, SGLang and TGI take
 ``continue_final_message=True, add_generation_prompt=False`` in the body;
-OpenAI itself has no such thing, see :mod:`resilience._stream.continuations`).
+OpenAI itself has no such thing, see :class:`resilience.Continuations`).
 LiteLLM's chunks have the same shape and use this too.
 
 Works on the SDK objects by attribute; imports no host package.
@@ -18,10 +18,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from resilience._core.call import Call
-from resilience._stream.attempt import stream_failure
-from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
-from resilience._stream.wire import RESTART, Continuation
+from resilience import Call
+from resilience.streaming import (
+    CONTINUE_FINAL_MESSAGE,
+    PREFILL,
+    RESTART,
+    Continuation,
+    stream_failure,
+)
 
 from ._kit import continued_messages
 

@@ -31,12 +31,16 @@ except ImportError as exc:  # pragma: no cover - aiohttp is a core dependency
 
     raise ImportError(missing_host("aiohttp", "aiohttp")) from exc
 
-from resilience._classify.classify import classify
-from resilience._classify.failure import Failure
-from resilience._core.call import Call
-from resilience._core.context import report
-from resilience._core.errors import ConfigError, ProviderError, ResilienceError
-from resilience._core.pipeline import Pipeline
+from resilience import (
+    Call,
+    ConfigError,
+    Failure,
+    Pipeline,
+    ProviderError,
+    ResilienceError,
+    classify,
+    report,
+)
 
 from ._kit import as_int, default_pipeline, estimate_tokens
 

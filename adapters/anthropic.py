@@ -12,7 +12,7 @@ read through ``with_raw_response``, a public SDK feature, for the limiter.
 Streams are checked for truncation (no ``message_stop``) and, with
 ``resume="continue"``, a stream that breaks after its first event is
 continued by a prefill on a model that takes one (not Claude 4.6 and later;
-see :mod:`resilience._stream.continuations`).
+see :class:`resilience.Continuations`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise ImportError(missing_host("anthropic", "anthropic")) from exc
 
-from resilience._core.call import Call
-from resilience._core.context import AttemptState, report
-from resilience._core.errors import ConfigError
-from resilience._core.pipeline import Pipeline
-from resilience._stream.wire import current_continuation
+from resilience import Call, ConfigError, Pipeline, report
+from resilience.streaming import AttemptState, current_continuation
 
 from ._kit import (
     ResilientClient,

@@ -30,12 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
-from resilience._classify.classify import classify
-from resilience._core.call import Call
-from resilience._core.clock import Clock
-from resilience._core.errors import ConfigError, ResilienceError
-from resilience._core.guard import Guard, Ticket
-from resilience._core.pipeline import Pipeline
+from resilience import Call, Clock, ConfigError, Guard, Pipeline, ResilienceError, Ticket, classify
 
 from ._kit import as_int, estimate_tokens
 from ._langchain_model import (
@@ -127,11 +122,11 @@ def _default_pipeline(
     limiter: Any, breaker: Any, hooks: Sequence[Any], clock: Clock | None
 ) -> Pipeline:
     if breaker is None:
-        from resilience._breaker import CircuitBreaker
+        from resilience import CircuitBreaker
 
         breaker = CircuitBreaker()
     if limiter is None:
-        from resilience._limiter import RateLimiter
+        from resilience import RateLimiter
 
         limiter = RateLimiter()
     return Pipeline(breaker, limiter, hooks=list(hooks), clock=clock)
@@ -281,7 +276,7 @@ class ResilienceRateLimiter(BaseRateLimiter):  # type: ignore[misc]
         tokens_per_call: int = 0,
     ) -> None:
         if limiter is None:
-            from resilience._limiter import RateLimiter
+            from resilience import RateLimiter
 
             limiter = RateLimiter()
         if not hasattr(limiter, "acquire"):

@@ -44,15 +44,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise ImportError(missing_host("litellm", "litellm")) from exc
 
-from resilience._classify.classify import classify
-from resilience._core.call import Call
-from resilience._core.clock import Clock
-from resilience._core.context import AttemptState, report
-from resilience._core.errors import ConfigError, ResilienceError
-from resilience._core.guard import Guard, Ticket
-from resilience._core.pipeline import Pipeline
-from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
-from resilience._stream.wire import current_continuation
+from resilience import (
+    Call,
+    Clock,
+    ConfigError,
+    Guard,
+    Pipeline,
+    ResilienceError,
+    Ticket,
+    classify,
+    report,
+)
+from resilience.streaming import CONTINUE_FINAL_MESSAGE, PREFILL, AttemptState, current_continuation
 
 from ._kit import (
     ResilientStream,
@@ -203,11 +206,11 @@ class ResilienceCallback(CustomLogger):  # type: ignore[misc]
             )
         if pipeline is None:
             if breaker is None:
-                from resilience._breaker import CircuitBreaker
+                from resilience import CircuitBreaker
 
                 breaker = CircuitBreaker()
             if limiter is None:
-                from resilience._limiter import RateLimiter
+                from resilience import RateLimiter
 
                 limiter = RateLimiter()
             pipeline = Pipeline(breaker, limiter, hooks=list(hooks), clock=clock)

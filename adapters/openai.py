@@ -14,7 +14,7 @@ client in ``clients={"groq": AsyncOpenAI(base_url=...)}``.
 Chat streams are checked for truncation (no ``finish_reason``) and, with
 ``resume="continue"``, a stream that breaks after its first chunk is
 continued on a target that can (``continue_final_message`` on vLLM-style
-servers; OpenAI itself cannot, see :mod:`resilience._stream.continuations`).
+servers; OpenAI itself cannot, see :class:`resilience.Continuations`).
 """
 
 from __future__ import annotations
@@ -29,12 +29,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise ImportError(missing_host("openai", "openai")) from exc
 
-from resilience._core.call import Call
-from resilience._core.context import AttemptState, report
-from resilience._core.errors import ConfigError
-from resilience._core.pipeline import Pipeline
-from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE
-from resilience._stream.wire import current_continuation
+from resilience import Call, ConfigError, Pipeline, report
+from resilience.streaming import CONTINUE_FINAL_MESSAGE, AttemptState, current_continuation
 
 from ._kit import (
     ResilientClient,

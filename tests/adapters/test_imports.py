@@ -82,3 +82,25 @@ def test_every_adapter_imports_from_the_installed_package_alone(tmp_path: Path) 
     )
     count, stray = out.split()
     assert int(count) >= 8 and stray == "False"
+
+
+def test_adapters_import_only_the_public_names_of_resilience() -> None:
+    """The bundled adapters are written as a third party would write one:
+    from :mod:`resilience` and its public submodules, never a private one."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "adapters"
+    private: list[str] = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            private += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("resilience.") and any(p.startswith("_") for p in n.split("."))
+            ]
+    assert private == []
