@@ -7,6 +7,6 @@ Its state lives behind :class:`~resilience._store.BreakerStore`.
 """
 
 from resilience._breaker.breaker import CircuitBreaker
-from resilience._breaker.permit import BreakerListener, Permit
+from resilience._breaker.permit import BreakerListener, BreakerPermit
 
-__all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
+__all__ = ["BreakerListener", "BreakerPermit", "CircuitBreaker"]

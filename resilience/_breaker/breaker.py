@@ -38,7 +38,7 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from resilience._breaker.permit import BreakerListener, Entries, Permit
+from resilience._breaker.permit import BreakerListener, BreakerPermit, Entries
 from resilience._classify.failure import Failure
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
@@ -64,7 +64,7 @@ from resilience._store.breaker import (
 )
 from resilience._stream.attempt import on_stream_end
 
-__all__ = ["BreakerListener", "CircuitBreaker", "Permit"]
+__all__ = ["BreakerListener", "BreakerPermit", "CircuitBreaker"]
 
 log = logging.getLogger("resilience")
 
@@ -180,7 +180,7 @@ class CircuitBreaker:
             return (call.provider, call.target)
         return (call.provider,)
 
-    def allow(self, call: Call) -> Permit:
+    def allow(self, call: Call) -> BreakerPermit:
         """Admit ``call`` or raise ``CircuitOpenError`` at once.
 
         In half-open state the permit holds a probe slot until it reports an
@@ -199,10 +199,10 @@ class CircuitBreaker:
                 if loc is not None and rec.state == STATE_CLOSED == loc.seen:
                     # A closed provider key never takes a verdict from a model's
                     # call (see _count), so the permit carries only the target.
-                    return Permit(self, call, [(target, loc.generation, False)])
+                    return BreakerPermit(self, call, [(target, loc.generation, False)])
         return self._allow(call)
 
-    def _allow(self, call: Call) -> Permit:
+    def _allow(self, call: Call) -> BreakerPermit:
         now = clock_of(self._clock).monotonic()
         keys = self.keys_for(call)
         probes: list[bool] = []
@@ -225,7 +225,7 @@ class CircuitBreaker:
             if probe:
                 loc.probes += 1
             entries.append((key, loc.generation, probe))
-        return Permit(self, call, entries)
+        return BreakerPermit(self, call, entries)
 
     def state(self, key: str) -> str:
         """``"closed"``, ``"open"`` or ``"half-open"``: what a call arriving

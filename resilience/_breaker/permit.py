@@ -1,7 +1,7 @@
 """What :meth:`CircuitBreaker.allow` hands out, and who hears its changes.
 
 Callback-style adapters cannot wrap the call in the breaker middleware: they
-take a :class:`Permit` before the host sends the request and report the
+take a :class:`BreakerPermit` before the host sends the request and report the
 outcome afterwards, from any callback on the event loop.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from resilience._classify.failure import Failure
 from resilience._core.call import Call
 
-__all__ = ["BreakerListener", "Permit"]
+__all__ = ["BreakerListener", "BreakerPermit"]
 
 Entries = list[tuple[str, int, bool]]  # (key, generation at admission, is a probe)
 
@@ -33,7 +33,7 @@ class _Settles(Protocol):
     ) -> None: ...
 
 
-class Permit:
+class BreakerPermit:
     """Admission of one call: report exactly one outcome.
 
     ``success()``, ``failure(failure)`` (a failure that does not trip the
@@ -86,7 +86,7 @@ class Permit:
         self._done = True
         self._breaker._settle(self._call, self._entries, outcome, failure)
 
-    def __await__(self) -> Generator[Any, None, Permit]:
+    def __await__(self) -> Generator[Any, None, BreakerPermit]:
         return self
         yield  # pragma: no cover - makes this a generator
 

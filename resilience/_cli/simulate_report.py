@@ -42,7 +42,6 @@ ACTIONS = ("retry", "fallback", "degrade", "surfaced")
 another target, sent again without a feature, or handed to the application."""
 
 
-
 def _status_bucket(status: int) -> str:
     return classify(status=status).bucket.value
 

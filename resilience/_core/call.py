@@ -13,7 +13,6 @@ from resilience._core.frozen import fast_init
 __all__ = ["Call", "Handler"]
 
 
-
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Call:

@@ -16,7 +16,7 @@
 from resilience._limiter.adaptive import AdaptiveRate
 from resilience._limiter.limit import KeyStatus, Limit
 from resilience._limiter.limiter import RateLimiter
-from resilience._limiter.permit import Permit
+from resilience._limiter.permit import LimiterPermit
 from resilience._limiter.queue import LOCAL, SPILLED
 from resilience._store.limiter import Grant, LimiterStore, MemoryStore, Rates
 
@@ -27,9 +27,9 @@ __all__ = [
     "Grant",
     "KeyStatus",
     "Limit",
+    "LimiterPermit",
     "LimiterStore",
     "MemoryStore",
-    "Permit",
     "RateLimiter",
     "Rates",
 ]

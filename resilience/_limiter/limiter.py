@@ -20,7 +20,7 @@ through untouched.
 The collaborators, one per concern: :class:`~resilience._limiter.key.Key`
 (pace, buckets, queue and feedback of one key),
 :class:`~resilience._limiter.policy.Admission` (how long a call may wait,
-when it moves to another target) and :class:`~resilience._limiter.permit.Permit`
+when it moves to another target) and :class:`~resilience._limiter.permit.LimiterPermit`
 (one admitted call, settled once).
 """
 
@@ -42,7 +42,7 @@ from resilience._limiter.adaptive import AdaptiveRate
 from resilience._limiter.buckets import spawner
 from resilience._limiter.key import Key
 from resilience._limiter.limit import KeyStatus, Limit
-from resilience._limiter.permit import Permit
+from resilience._limiter.permit import LimiterPermit
 from resilience._limiter.policy import Admission
 from resilience._store.limiter import LimiterStore, MemoryStore
 from resilience._stream.attempt import on_stream_end
@@ -203,13 +203,13 @@ class RateLimiter:
 
     # -- the low-level API ---------------------------------------------------------------------
 
-    async def acquire(self, call: Call) -> Permit:
+    async def acquire(self, call: Call) -> LimiterPermit:
         """Wait for admission; then call exactly one of ``permit.release()`` or
         ``permit.fail(failure)``. Raises like the middleware."""
         key = self._key(call)
         if key is None:
             clock = clock_of(self._clock)
-            return Permit(None, call, clock, clock.monotonic(), 0.0, 0.0, slot=False)
+            return LimiterPermit(None, call, clock, clock.monotonic(), 0.0, 0.0, slot=False)
         return await self._admit(key, call)
 
     def observe(
@@ -261,7 +261,7 @@ class RateLimiter:
             call=call,
         )
 
-    async def _admit(self, key: Key, call: Call) -> Permit:
+    async def _admit(self, key: Key, call: Call) -> LimiterPermit:
         tokens = float(call.input_tokens + call.max_output_tokens)
         pace = key.pace
         if pace.tpm is not None and tokens > pace.tpm:
@@ -313,7 +313,7 @@ class RateLimiter:
                 queue.free_slot()
             raise
         key.feedback.sent(clock, now)
-        return Permit(key, call, clock, now, tokens, grant.mark, slot=slot)
+        return LimiterPermit(key, call, clock, now, tokens, grant.mark, slot=slot)
 
     def __repr__(self) -> str:
         what = repr(self._single) if self._single is not None else repr(self._limits or None)

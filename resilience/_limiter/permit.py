@@ -3,7 +3,7 @@
 The middleware settles permits itself. Adapters for hosts that cannot wrap
 the call (LiteLLM and LangChain callbacks, with separate pre- and post-hooks)
 use :meth:`RateLimiter.acquire` and then call exactly one of
-:meth:`Permit.release` (success) or :meth:`Permit.fail`; both are
+:meth:`LimiterPermit.release` (success) or :meth:`LimiterPermit.fail`; both are
 synchronous, idempotent, and safe from any callback on the event loop.
 """
 
@@ -19,7 +19,7 @@ from resilience._core.context import AttemptState
 from resilience._core.usage import usage_of
 from resilience._limiter.key import Key
 
-__all__ = ["Permit"]
+__all__ = ["LimiterPermit"]
 
 
 def _tokens_used(usage: Any) -> int | None:
@@ -37,7 +37,7 @@ def _tokens_used(usage: Any) -> int | None:
     return None if found is None else found[0] + found[1]
 
 
-class Permit:
+class LimiterPermit:
     """One admitted call. ``key`` is None when the call was not limited."""
 
     __slots__ = ("_clock", "_done", "_key", "_mark", "_slot", "call", "sent_at", "tokens")
@@ -141,4 +141,4 @@ class Permit:
 
     def __repr__(self) -> str:
         state = "settled" if self._done else "open"
-        return f"<Permit {self.key} {state}>"
+        return f"<LimiterPermit {self.key} {state}>"

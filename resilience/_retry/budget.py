@@ -17,6 +17,7 @@ from resilience._core.validate import number
 
 __all__ = ["RetryBudget"]
 
+
 class RetryBudget:
     """Retries at most ``ratio`` of the calls made in the last ``window``
     seconds, plus ``min_per_second`` retries per second, per key (provider).
