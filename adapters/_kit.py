@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from resilience import Call, ConfigError, Pipeline
-from resilience.streaming import WatchedStream, close_stream, set_usage
+from resilience.wire import WatchedStream, close_stream, set_usage
 
 __all__ = [
     "ResilientClient",

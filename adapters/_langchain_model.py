@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
 from resilience import Call, ConfigError, Pipeline, report
-from resilience.streaming import AttemptState, current_continuation
+from resilience.wire import LANGCHAIN, AttemptState, current_continuation
 
 from ._kit import (
     WatchedStream,
@@ -53,8 +53,8 @@ __all__ = ["ResilientChatModel", "target_of", "without_retries"]
 log = logging.getLogger("resilience")
 
 _CLIENT_FIELDS = ("client", "async_client", "root_client", "root_async_client")
-_TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "strict")
-_JSON_KWARGS = ("response_format",)
+# bind_tools() takes these next to the tools themselves.
+_TOOL_KWARGS = LANGCHAIN.tool_keys[LANGCHAIN.tool_markers :]
 
 
 def without_retries(model: Any) -> Any:
@@ -102,12 +102,7 @@ def target_of(model: Any) -> str:
 
 def _usage(message: Any) -> dict[str, int] | None:
     meta = getattr(message, "usage_metadata", None)
-    if not meta:
-        return None
-    return {
-        "input_tokens": as_int(meta.get("input_tokens", 0)),
-        "output_tokens": as_int(meta.get("output_tokens", 0)),
-    }
+    return LANGCHAIN.usage(meta) if meta else None
 
 
 def _report(message: Any) -> None:
@@ -312,9 +307,9 @@ class ResilientChatModel(BaseChatModel):  # type: ignore[misc]
             ) from None
         rest = dict(kwargs)
         tools = rest.pop("tools", None)
-        tool_kw = {k: rest.pop(k) for k in _TOOL_KWARGS[1:] if k in rest}
+        tool_kw = {k: rest.pop(k) for k in _TOOL_KWARGS if k in rest}
         if "json" in dropped:
-            for key in _JSON_KWARGS:
+            for key in LANGCHAIN.json_keys:
                 rest.pop(key, None)
         runnable = model
         if tools and "tools" not in dropped:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from resilience import Call
-from resilience.streaming import PREFILL, RESTART, Continuation
+from resilience.wire import PREFILL, RESTART, Continuation
 
 from ._kit import as_int, continued_messages
 from ._stream_openai import replaced

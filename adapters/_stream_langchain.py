@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 
 from resilience import Call
-from resilience.streaming import (
+from resilience.wire import (
     CONTINUE_FINAL_MESSAGE,
     PREFILL,
     RESTART,

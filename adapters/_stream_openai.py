@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resilience import Call
-from resilience.streaming import (
+from resilience.wire import (
     CONTINUE_FINAL_MESSAGE,
     PREFILL,
     RESTART,

@@ -41,6 +41,7 @@ from resilience import (
     classify,
     report,
 )
+from resilience.wire import format_for_path
 
 from ._kit import as_int, default_pipeline, estimate_tokens
 
@@ -72,7 +73,6 @@ KNOWN_HOSTS: Mapping[str, str] = {
 """Host names the middleware recognises as LLM providers without being told."""
 
 _MAX_BODY = 8 * 1024 * 1024  # larger request bodies are not parsed for the model
-_TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 
 
 class FailedResponse(ProviderError):
@@ -82,42 +82,6 @@ class FailedResponse(ProviderError):
     def __init__(self, failure: Failure, response: ClientResponse, *, call: Call) -> None:
         super().__init__(failure, call=call)
         self.response = response
-
-
-def _features(body: Mapping[str, Any]) -> frozenset[str]:
-    feats: set[str] = set()
-    if body.get("tools") or body.get("functions"):
-        feats.add("tools")
-    fmt = body.get("response_format")
-    output = body.get("output_config")
-    if (isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")) or (
-        isinstance(output, Mapping) and output.get("format")
-    ):
-        feats.add("json")
-    if body.get("stream"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
-def _rewrite(body: Mapping[str, Any], call: Call, dropped: frozenset[str]) -> dict[str, Any]:
-    new = dict(body)
-    new["model"] = call.model
-    if "tools" in dropped:
-        for key in _TOOL_KEYS:
-            new.pop(key, None)
-    if "json" in dropped:
-        new.pop("response_format", None)
-        output = new.get("output_config")
-        if isinstance(output, Mapping):
-            rest = {k: v for k, v in output.items() if k != "format"}
-            if rest:
-                new["output_config"] = rest
-            else:
-                new.pop("output_config")
-    if "stream" in dropped:
-        new.pop("stream", None)
-        new.pop("stream_options", None)
-    return new
 
 
 def _response_of(exc: BaseException) -> ClientResponse | None:
@@ -197,7 +161,8 @@ class ResilienceMiddleware:
         if provider is None and model is None:
             result: ClientResponse = await handler(request)
             return result
-        features = _features(body) if body is not None else frozenset()
+        wire = format_for_path(request.url.path)
+        features = wire.features(body) if body is not None else frozenset()
         call = Call(
             provider=provider or host or "unknown",
             model=model or "unknown",
@@ -219,7 +184,9 @@ class ResilienceMiddleware:
         async def attempt(c: Call) -> ClientResponse:
             dropped = features - c.features
             if body is not None and (c.model, dropped) != sent[0]:
-                await request.update_body(json.dumps(_rewrite(body, c, dropped)).encode())
+                await request.update_body(
+                    json.dumps({**wire.without(body, dropped), "model": c.model}).encode()
+                )
                 sent[0] = (c.model, dropped)
             response: ClientResponse = await handler(request)
             report(headers=response.headers)

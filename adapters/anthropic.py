@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(missing_host("anthropic", "anthropic")) from exc
 
 from resilience import Call, ConfigError, Pipeline, report
-from resilience.streaming import AttemptState, current_continuation
+from resilience.wire import ANTHROPIC_MESSAGES, AttemptState, current_continuation
 
 from ._kit import (
     ResilientClient,
@@ -68,35 +68,12 @@ def _quiet(client: Any) -> Any:
     return client.with_options(**options) if options else client
 
 
-def _features(params: Mapping[str, Any]) -> frozenset[str]:
-    feats: set[str] = set()
-    if params.get("tools"):
-        feats.add("tools")
-    output = params.get("output_config")
-    if (isinstance(output, Mapping) and output.get("format")) or params.get("output_format"):
-        feats.add("json")
-    if params.get("stream"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
-def _usage(usage: Any) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "input_tokens": as_int(getattr(usage, "input_tokens", 0))
-        + as_int(getattr(usage, "cache_creation_input_tokens", 0))
-        + as_int(getattr(usage, "cache_read_input_tokens", 0)),
-        "output_tokens": as_int(getattr(usage, "output_tokens", 0)),
-    }
-
-
 def _on_event(event: Any, state: AttemptState | None) -> None:
     if state is None:
         return
     kind = getattr(event, "type", None)
     if kind == "message_start":
-        got = _usage(getattr(getattr(event, "message", None), "usage", None))
+        got = ANTHROPIC_MESSAGES.usage(getattr(getattr(event, "message", None), "usage", None))
     elif kind == "message_delta":
         # Output tokens here are cumulative; input tokens came with message_start.
         out = as_int(getattr(getattr(event, "usage", None), "output_tokens", 0))
@@ -182,7 +159,7 @@ class _Messages:
         model = params.get("model")
         if not isinstance(model, str) or not model:
             raise ConfigError("model", model, "a model name")
-        features = _features(params)
+        features = ANTHROPIC_MESSAGES.features(params)
         call = Call(
             provider=owner._provider,
             model=model,
@@ -207,22 +184,8 @@ class _Messages:
 
 
 async def _send(client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]) -> Any:
-    req = dict(params)
+    req = ANTHROPIC_MESSAGES.without(params, dropped)
     req["model"] = call.model
-    if "tools" in dropped:
-        req.pop("tools", None)
-        req.pop("tool_choice", None)
-    if "json" in dropped:
-        req.pop("output_format", None)
-        output = req.get("output_config")
-        if isinstance(output, Mapping):
-            rest = {k: v for k, v in output.items() if k != "format"}
-            if rest:
-                req["output_config"] = rest
-            else:
-                req.pop("output_config")
-    if "stream" in dropped:
-        req.pop("stream", None)
     continuation = current_continuation()
     if continuation is not None:
         req = continue_messages(req, continuation)
@@ -231,7 +194,7 @@ async def _send(client: Any, call: Call, params: Mapping[str, Any], dropped: fro
     result = await parsed(raw)
     if req.get("stream"):
         return WatchedStream(result, _on_event, _EVENTS)
-    report(usage=_usage(result.usage), response_model=result.model)
+    report(usage=ANTHROPIC_MESSAGES.usage(result.usage), response_model=result.model)
     if "stream" in dropped:
         return _as_events(result)
     return result

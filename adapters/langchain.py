@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(missing_host("langchain-core", "langchain")) from exc
 
 from resilience import Call, Clock, ConfigError, Guard, Pipeline, ResilienceError, Ticket, classify
+from resilience.wire import LANGCHAIN, OPENAI_CHAT
 
 from ._kit import as_int, estimate_tokens
 from ._langchain_model import (
@@ -53,19 +54,6 @@ SUPPORTED = "langchain-core>=1.0,<1.8"
 extra, with langchain-openai and langchain-anthropic)."""
 
 
-def _features(params: Mapping[str, Any] | None) -> frozenset[str]:
-    if not params:
-        return frozenset()
-    feats: set[str] = set()
-    if params.get("tools") or params.get("functions"):
-        feats.add("tools")
-    if params.get("response_format") is not None:
-        feats.add("json")
-    if params.get("stream") or params.get("streaming"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
 def _call_for(
     serialized: Mapping[str, Any] | None,
     metadata: Mapping[str, Any] | None,
@@ -83,7 +71,7 @@ def _call_for(
         model=str(model or "unknown"),
         input_tokens=estimate_tokens(content, params.get("tools")),
         max_output_tokens=as_int(meta.get("ls_max_tokens")) or as_int(params.get("max_tokens")),
-        features=_features(params),
+        features=LANGCHAIN.features(params),
     )
 
 
@@ -95,21 +83,15 @@ def _first_message(response: Any) -> Any:
 
 
 def _usage(response: Any) -> dict[str, int] | None:
-    message = _first_message(response)
-    meta = getattr(message, "usage_metadata", None)
+    meta = getattr(_first_message(response), "usage_metadata", None)
     if meta:
-        return {
-            "input_tokens": as_int(meta.get("input_tokens", 0)),
-            "output_tokens": as_int(meta.get("output_tokens", 0)),
-        }
+        return LANGCHAIN.usage(meta)
+    # Older integrations report in llm_output, in their provider's own fields.
     output = getattr(response, "llm_output", None) or {}
     usage = output.get("token_usage") or output.get("usage") or {}
     if not isinstance(usage, Mapping) or not usage:
         return None
-    return {
-        "input_tokens": as_int(usage.get("prompt_tokens") or usage.get("input_tokens")),
-        "output_tokens": as_int(usage.get("completion_tokens") or usage.get("output_tokens")),
-    }
+    return OPENAI_CHAT.usage(usage) or LANGCHAIN.usage(usage)
 
 
 def _headers(response: Any) -> dict[str, str] | None:

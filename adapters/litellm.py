@@ -55,7 +55,13 @@ from resilience import (
     classify,
     report,
 )
-from resilience.streaming import CONTINUE_FINAL_MESSAGE, PREFILL, AttemptState, current_continuation
+from resilience.wire import (
+    CONTINUE_FINAL_MESSAGE,
+    LITELLM,
+    PREFILL,
+    AttemptState,
+    current_continuation,
+)
 
 from ._kit import (
     ResilientStream,
@@ -77,7 +83,6 @@ SUPPORTED = "litellm>=1.70,<1.107"
 """The litellm versions this adapter is tested with (the ``litellm`` extra).
 The deployment hooks it relies on were verified in 1.106."""
 
-_TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 _HEADER_PREFIX = "llm_provider-"
 # LiteLLM gives OpenAI-shaped chunks whatever the provider, and turns a final
 # assistant message into the provider's prefill.
@@ -116,26 +121,9 @@ def _deployment(provider: str, api_base: Any) -> str:
     return f"{provider}@{host}:{port}" if port else f"{provider}@{host}"
 
 
-def _features(kwargs: Mapping[str, Any]) -> frozenset[str]:
-    feats: set[str] = set()
-    if kwargs.get("tools") or kwargs.get("functions"):
-        feats.add("tools")
-    if kwargs.get("response_format") is not None:
-        feats.add("json")
-    if kwargs.get("stream"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
 def _usage(response: Any) -> dict[str, int] | None:
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        return None
-    got = {
-        "input_tokens": as_int(getattr(usage, "prompt_tokens", 0)),
-        "output_tokens": as_int(getattr(usage, "completion_tokens", 0)),
-    }
-    return got if any(got.values()) else None
+    got = LITELLM.usage(getattr(response, "usage", None))
+    return got if got and any(got.values()) else None
 
 
 def _headers(source: Any) -> dict[str, str] | None:
@@ -174,7 +162,7 @@ def call_for(kwargs: Mapping[str, Any]) -> Call:
         input_tokens=estimate_tokens(kwargs.get("messages"), kwargs.get("tools")),
         max_output_tokens=as_int(kwargs.get("max_tokens"))
         or as_int(kwargs.get("max_completion_tokens")),
-        features=_features(kwargs),
+        features=LITELLM.features(kwargs),
     )
 
 
@@ -373,7 +361,7 @@ class ResilientLiteLLM:
         # A stream cannot be turned off here (LiteLLM has no public way to
         # replay a response as chunks): a model that cannot stream is moved
         # away from instead.
-        features = _features(request) - {"stream"}
+        features = LITELLM.features(request) - {"stream"}
         call = Call(
             provider=provider,
             model=name,
@@ -391,12 +379,7 @@ class ResilientLiteLLM:
                 for key in ("api_base", "base_url", "api_key", "api_version"):
                     req.pop(key, None)
             req.update(self._target_params(c))
-            dropped = features - c.features
-            if "tools" in dropped:
-                for key in _TOOL_KEYS:
-                    req.pop(key, None)
-            if "json" in dropped:
-                req.pop("response_format", None)
+            req = LITELLM.without(req, features - c.features)
             req["num_retries"] = 0
             req["max_retries"] = 0
             continuation = current_continuation()

@@ -30,7 +30,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(missing_host("openai", "openai")) from exc
 
 from resilience import Call, ConfigError, Pipeline, report
-from resilience.streaming import CONTINUE_FINAL_MESSAGE, AttemptState, current_continuation
+from resilience.wire import (
+    CONTINUE_FINAL_MESSAGE,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    AttemptState,
+    current_continuation,
+)
 
 from ._kit import (
     ResilientClient,
@@ -51,7 +57,6 @@ __all__ = ["SUPPORTED", "ResilientAsyncOpenAI", "resilient"]
 SUPPORTED = "openai>=1.99,<4"
 """The openai versions this adapter is tested with (the ``openai`` extra)."""
 
-_TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 # Every target of this adapter speaks OpenAI chat; vLLM-style servers continue.
 _CHAT = ChatChunks(frozenset({CONTINUE_FINAL_MESSAGE}))
 
@@ -63,62 +68,15 @@ def _quiet(client: Any) -> Any:
     return client.with_options(max_retries=0)
 
 
-def _chat_features(params: Mapping[str, Any]) -> frozenset[str]:
-    feats: set[str] = set()
-    if params.get("tools") or params.get("functions"):
-        feats.add("tools")
-    fmt = params.get("response_format")
-    if isinstance(fmt, Mapping):
-        if fmt.get("type") in ("json_object", "json_schema"):
-            feats.add("json")
-    elif fmt is not None:
-        feats.add("json")
-    if params.get("stream"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
-def _responses_features(params: Mapping[str, Any]) -> frozenset[str]:
-    feats: set[str] = set()
-    if params.get("tools"):
-        feats.add("tools")
-    text = params.get("text")
-    if isinstance(text, Mapping):
-        fmt = text.get("format")
-        if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
-            feats.add("json")
-    if params.get("stream"):
-        feats.add("stream")
-    return frozenset(feats)
-
-
-def _chat_usage(usage: Any) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "input_tokens": as_int(getattr(usage, "prompt_tokens", 0)),
-        "output_tokens": as_int(getattr(usage, "completion_tokens", 0)),
-    }
-
-
-def _responses_usage(usage: Any) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "input_tokens": as_int(getattr(usage, "input_tokens", 0)),
-        "output_tokens": as_int(getattr(usage, "output_tokens", 0)),
-    }
-
-
 def _on_chat_chunk(chunk: Any, state: AttemptState | None) -> None:
-    usage = _chat_usage(getattr(chunk, "usage", None))
+    usage = OPENAI_CHAT.usage(getattr(chunk, "usage", None))
     set_usage(state, usage)
 
 
 def _on_responses_event(event: Any, state: AttemptState | None) -> None:
     response = getattr(event, "response", None)
     if response is not None:
-        set_usage(state, _responses_usage(getattr(response, "usage", None)))
+        set_usage(state, OPENAI_RESPONSES.usage(getattr(response, "usage", None)))
 
 
 async def _as_chunks(completion: Any) -> AsyncIterator[Any]:
@@ -206,7 +164,7 @@ class _Completions:
     async def create(self, **params: Any) -> Any:
         """``chat.completions.create`` through the pipeline: returns the SDK's
         ``ChatCompletion``, or a stream with ``AsyncStream``'s API."""
-        features = _chat_features(params)
+        features = OPENAI_CHAT.features(params)
         max_out = as_int(params.get("max_completion_tokens")) or as_int(params.get("max_tokens"))
         return await self._owner._run(
             params,
@@ -220,16 +178,8 @@ class _Completions:
     async def _send(
         client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]
     ) -> Any:
-        req = dict(params)
+        req = OPENAI_CHAT.without(params, dropped)
         req["model"] = call.model
-        if "tools" in dropped:
-            for key in _TOOL_KEYS:
-                req.pop(key, None)
-        if "json" in dropped:
-            req.pop("response_format", None)
-        if "stream" in dropped:
-            req.pop("stream", None)
-            req.pop("stream_options", None)
         continuation = current_continuation()
         if continuation is not None:
             req = continue_chat(req, continuation)
@@ -238,7 +188,7 @@ class _Completions:
         result = await parsed(raw)
         if req.get("stream"):
             return WatchedStream(result, _on_chat_chunk, _CHAT)
-        report(usage=_chat_usage(result.usage), response_model=result.model)
+        report(usage=OPENAI_CHAT.usage(result.usage), response_model=result.model)
         if "stream" in dropped:
             return _as_chunks(result)
         return result
@@ -263,7 +213,7 @@ class _Responses:
     async def create(self, **params: Any) -> Any:
         """``responses.create`` through the pipeline. A model that cannot
         stream keeps streaming here (no event sequence is synthesised)."""
-        features = _responses_features(params)
+        features = OPENAI_RESPONSES.features(params)
         return await self._owner._run(
             params,
             features,
@@ -276,21 +226,16 @@ class _Responses:
     async def _send(
         client: Any, call: Call, params: Mapping[str, Any], dropped: frozenset[str]
     ) -> Any:
-        req = dict(params)
+        # A model that cannot stream keeps streaming here: no Responses event
+        # sequence is made up for it.
+        req = OPENAI_RESPONSES.without(params, dropped - {"stream"})
         req["model"] = call.model
-        if "tools" in dropped:
-            for key in ("tools", "tool_choice", "parallel_tool_calls"):
-                req.pop(key, None)
-        if "json" in dropped and isinstance(req.get("text"), Mapping):
-            text = dict(req["text"])
-            text.pop("format", None)
-            req["text"] = text
         raw = await client.responses.with_raw_response.create(**req)
         report(headers=raw.headers)
         result = await parsed(raw)
         if req.get("stream"):
             return WatchedStream(result, _on_responses_event)
-        report(usage=_responses_usage(result.usage), response_model=result.model)
+        report(usage=OPENAI_RESPONSES.usage(result.usage), response_model=result.model)
         return result
 
     def __getattr__(self, name: str) -> Any:

@@ -18,65 +18,33 @@ the reservation stands as it was.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from resilience._core.formats import FORMATS, field_of, read_count
 
 __all__ = ["Usage", "usage_of"]
 
 Usage = tuple[int, int]
 """``(input_tokens, output_tokens)``."""
 
-# Field pairs in the order they are tried.
-_PAIRS = (
-    ("input_tokens", "output_tokens"),  # Anthropic, OpenAI Responses, LangChain, report()
-    ("prompt_tokens", "completion_tokens"),  # OpenAI chat, LiteLLM, Azure, most gateways
+# The usage shapes of the wire formats, each once, in the order they are tried
+# (input/output names first: report() and most formats use them).
+_SHAPES = sorted(
+    {f.usage_fields + f.extra_input: f for f in FORMATS}.values(),
+    key=lambda f: (f.usage_fields != ("input_tokens", "output_tokens"), -len(f.extra_input)),
 )
-# Anthropic's prompt caching: writes count against the input limit like input does.
-_EXTRA_INPUT = ("cache_creation_input_tokens",)
-# Absurd counts are provider garbage, not usage.
-_MAX_TOKENS = 100_000_000
-
-
-def _field(obj: Any, name: str) -> Any:
-    if type(obj) is dict:  # the common case, without the ABC check below
-        return obj.get(name)
-    try:
-        if isinstance(obj, Mapping):
-            return obj.get(name)
-        return getattr(obj, name, None)
-    except Exception:
-        return None
-
-
-def _count(value: Any) -> int | None:
-    if type(value) is int:
-        return value if 0 <= value <= _MAX_TOKENS else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value < 0 or value > _MAX_TOKENS:
-        return None
-    return int(value)
 
 
 def _from_usage(usage: Any) -> Usage | None:
     """Read one usage object or mapping; None unless it holds a count."""
     if usage is None or isinstance(usage, str | bytes | int | float):
         return None
-    for inp, out in _PAIRS:
-        raw_in, raw_out = _field(usage, inp), _field(usage, out)
-        if raw_in is None and raw_out is None:
-            continue
-        i, o = _count(raw_in), _count(raw_out)
-        if i is None and o is None:
-            continue
-        i = i or 0
-        for extra in _EXTRA_INPUT:
-            more = _field(usage, extra)
-            if more is not None:
-                i += _count(more) or 0
-        return i, o or 0
-    total = _count(_field(usage, "total_tokens"))
+    for shape in _SHAPES:
+        found = shape.usage(usage)
+        if found is not None:
+            return found["input_tokens"], found["output_tokens"]
+    total = read_count(field_of(usage, "total_tokens"))
     if total is not None:
         return total, 0
     return None
@@ -92,7 +60,7 @@ def usage_of(result: Any, reported: Mapping[str, Any] | None = None) -> Usage | 
         return None
     try:
         for name in ("usage", "usage_metadata"):
-            found = _from_usage(_field(result, name))
+            found = _from_usage(field_of(result, name))
             if found is not None:
                 return found
         if isinstance(result, Mapping):

@@ -1,6 +1,13 @@
-"""What an adapter needs to hand a provider's stream to the pipeline.
+"""What an adapter needs to speak a host's wire format to the pipeline.
 
-The pipeline checks and resumes streams it can read: an adapter wraps the
+Requests: one :class:`WireFormat` per format (:data:`OPENAI_CHAT`,
+:data:`OPENAI_RESPONSES`, :data:`ANTHROPIC_MESSAGES`, :data:`LITELLM`,
+:data:`LANGCHAIN`) tells the features a request asks for
+(``features(params)``), the request without the ones a target cannot take
+(``without(params, dropped)``) and the usage its answer reports
+(``usage(obj)``); the limiter reads usage from the same tables.
+
+Streams: the pipeline checks and resumes streams it can read: an adapter wraps the
 SDK's stream in a :class:`WatchedStream` marked with its wire format (a
 :class:`StreamWire`, which tells the final event and tracks the text), picks
 up the usage a stream carries near its end (``on_chunk`` and
@@ -16,6 +23,15 @@ of :mod:`resilience`; an adapter for another host can do the same.
 """
 
 from resilience._core.context import AttemptState
+from resilience._core.formats import (
+    ANTHROPIC_MESSAGES,
+    LANGCHAIN,
+    LITELLM,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    WireFormat,
+    format_for_path,
+)
 from resilience._stream.attempt import stream_failure
 from resilience._stream.continuations import CONTINUE_FINAL_MESSAGE, PREFILL
 from resilience._stream.watched import WatchedStream, close_stream, set_usage
@@ -28,7 +44,12 @@ from resilience._stream.wire import (
 )
 
 __all__ = [
+    "ANTHROPIC_MESSAGES",
     "CONTINUE_FINAL_MESSAGE",
+    "LANGCHAIN",
+    "LITELLM",
+    "OPENAI_CHAT",
+    "OPENAI_RESPONSES",
     "PREFILL",
     "RESTART",
     "AttemptState",
@@ -36,8 +57,10 @@ __all__ = [
     "StreamTracker",
     "StreamWire",
     "WatchedStream",
+    "WireFormat",
     "close_stream",
     "current_continuation",
+    "format_for_path",
     "set_usage",
     "stream_failure",
 ]
