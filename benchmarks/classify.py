@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import emit, table
+from resilience import Failure, Kind
 from resilience._classify.classify import STATUS_KINDS, classify
-from resilience._classify.failure import Failure, Kind
 from tests.classify.cases import CASES
 
 NOW = 1_700_000_000.0

@@ -194,8 +194,7 @@ async def _admission_cost(url: str, n: int) -> dict[str, Any]:
     the in-memory store against one Lua round trip to a local Redis."""
     import redis.asyncio as aioredis
 
-    from resilience._redis.store import RedisStore
-    from resilience._store.limiter import MemoryStore, Rates
+    from resilience.store import MemoryStore, Rates, RedisStore
 
     rates = Rates(1e-6, 1e6)  # never binding: every reserve admits
     client = aioredis.Redis.from_url(url)
@@ -315,10 +314,15 @@ async def _worker(base_url: str, redis_url: str) -> None:
     import redis.asyncio as aioredis
     from resilience.adapters.openai import resilient
 
-    from resilience import CircuitOpenError, Pipeline, ProviderError
-    from resilience._breaker import CircuitBreaker
-    from resilience._limiter import Limit, RateLimiter
-    from resilience._redis.store import RedisStore
+    from resilience import (
+        CircuitBreaker,
+        CircuitOpenError,
+        Limit,
+        Pipeline,
+        ProviderError,
+        RateLimiter,
+    )
+    from resilience.store import RedisStore
 
     warnings = _Count()
     logging.getLogger("resilience").addHandler(warnings)

@@ -46,10 +46,7 @@ from typing import Any
 import openai
 
 from benchmarks._common import emit
-from resilience import Call, Pipeline
-from resilience._breaker import CircuitBreaker
-from resilience._fallback import Fallback
-from resilience._retry import Retry
+from resilience import Call, CircuitBreaker, Fallback, Pipeline, Retry
 from resilience.testing import FakeProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import

@@ -42,8 +42,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from benchmarks._common import emit
-from resilience import Call, Pipeline
-from resilience._retry import Retry
+from resilience import Call, Pipeline, Retry
 from resilience.telemetry import Telemetry
 
 CALL = Call(provider="openai", model="gpt-4o", max_output_tokens=64)

@@ -67,10 +67,7 @@ def bare() -> Callable[[], Awaitable[Any]]:
 
 
 def _middlewares(layers: str) -> list[Any]:
-    from resilience._breaker import CircuitBreaker
-    from resilience._fallback import Fallback
-    from resilience._limiter import Limit, RateLimiter
-    from resilience._retry import Retry
+    from resilience import CircuitBreaker, Fallback, Limit, RateLimiter, Retry
 
     make: dict[str, Callable[[], Any]] = {
         "F": lambda: Fallback(["backup/gpt-4o-mini"]),

@@ -29,11 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks._common import emit
-from resilience import Call, Pipeline
-from resilience._breaker import CircuitBreaker
-from resilience._fallback import Fallback
-from resilience._limiter import Limit, RateLimiter
-from resilience._retry import Retry
+from resilience import Call, CircuitBreaker, Fallback, Limit, Pipeline, RateLimiter, Retry
 
 IN_FLIGHT = 10_000
 PROVIDERS = 1_000

@@ -23,10 +23,7 @@ from typing import Any
 
 import openai
 
-from resilience import Call, Pipeline, ResilienceError, report
-from resilience._breaker import CircuitBreaker
-from resilience._fallback import Fallback
-from resilience._retry import Retry
+from resilience import Call, CircuitBreaker, Fallback, Pipeline, ResilienceError, Retry, report
 from resilience.telemetry import configure
 from resilience.testing import FakeProvider
 

@@ -26,7 +26,7 @@ from resilience._cli.simulate_workload import (
 from resilience._core.call import Call
 from resilience._core.context import AttemptState, report
 from resilience._core.pipeline import Pipeline
-from resilience._stream.watched import WatchedStream
+from resilience.wire import WatchedStream
 
 if TYPE_CHECKING:
     from resilience._cli.simulate import SimulationConfig
