@@ -29,7 +29,7 @@ from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock, SystemClock
 from resilience._core.context import _ATTEMPT, _RUN, AttemptState, RunContext, emit
-from resilience._core.deadline import DeadlineScope
+from resilience._core.deadline import DeadlineScope, Timeout
 from resilience._core.errors import ConfigError, ProviderError, ResilienceError
 from resilience._core.events import (
     AttemptEnded,
@@ -41,7 +41,7 @@ from resilience._core.events import (
     as_callback,
 )
 from resilience._core.validate import number
-from resilience._stream.attempt import AttemptStream, Timeout, is_stream, stream_failure
+from resilience._stream.attempt import AttemptStream, is_stream, stream_failure
 from resilience._stream.continuations import Continuations
 from resilience._stream.resume import PeekedStream, Resumer
 

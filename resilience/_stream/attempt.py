@@ -17,20 +17,19 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
-from resilience._core.clock import Clock, TimerHandle
+from resilience._core.clock import Clock
 from resilience._core.context import _ATTEMPT, _RUN, AttemptState, RunContext, emit
+from resilience._core.deadline import Timeout
 from resilience._core.errors import ProviderError, ResilienceError
 from resilience._core.events import StreamMalformed, StreamStarted
 from resilience._stream.wire import wire_of
 
 __all__ = [
     "AttemptStream",
-    "Timeout",
     "is_malformed",
     "is_stream",
     "on_stream_end",
@@ -85,48 +84,6 @@ def scoped(run: RunContext | None, attempt: AttemptState | None) -> Iterator[Non
     finally:
         _ATTEMPT.reset(attempt_token)
         _RUN.reset(run_token)
-
-
-class Timeout:
-    """Cancel the enclosed block after ``seconds`` on ``clock`` and raise
-    ``make_error()`` instead (a fake clock expires it without real time)."""
-
-    __slots__ = ("_clock", "_fired", "_handle", "_make_error", "_seconds", "_task")
-
-    def __init__(
-        self, clock: Clock, seconds: float, make_error: Callable[[], ProviderError]
-    ) -> None:
-        self._clock = clock
-        self._seconds = seconds
-        self._make_error = make_error
-        self._fired = False
-        self._handle: TimerHandle | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    async def __aenter__(self) -> Timeout:
-        self._task = asyncio.current_task()
-        self._handle = self._clock.call_at(self._clock.monotonic() + self._seconds, self._fire)
-        return self
-
-    def _fire(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._fired = True
-            self._task.cancel()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        if not self._fired or self._task is None:
-            return
-        # Only our own cancellation becomes the timeout; an outer one (the
-        # deadline, the caller) goes on as it was.
-        if self._task.uncancel() == 0 and isinstance(exc, asyncio.CancelledError):
-            raise self._make_error() from exc
 
 
 class AttemptStream:
