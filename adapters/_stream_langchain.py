@@ -26,11 +26,9 @@ from resilience.wire import (
     stream_failure,
 )
 
-from ._stream_openai import replaced
+from ._stream_openai import CONTINUE_FLAGS, replaced
 
 __all__ = ["HonestChunks", "MessageChunks", "continue_langchain", "one_chunk"]
-
-_CONTINUE_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
 
 
 def _finished(chunk: Any) -> bool:
@@ -64,7 +62,7 @@ def continue_langchain(
     if prefill:
         return out, {}
     extra = getattr(model, "extra_body", None)
-    return out, {"extra_body": {**(extra if isinstance(extra, Mapping) else {}), **_CONTINUE_FLAGS}}
+    return out, {"extra_body": {**(extra if isinstance(extra, Mapping) else {}), **CONTINUE_FLAGS}}
 
 
 class _Tracker:

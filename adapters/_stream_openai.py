@@ -29,9 +29,10 @@ from resilience.wire import (
 
 from ._kit import continued_messages
 
-__all__ = ["ChatChunks", "HonestLiteLLMStream", "continue_chat", "replaced"]
+__all__ = ["CONTINUE_FLAGS", "ChatChunks", "HonestLiteLLMStream", "continue_chat", "replaced"]
 
-_CONTINUE_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
+# What vLLM-style servers take to continue the final assistant message.
+CONTINUE_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
 
 
 def replaced(obj: Any, **changes: Any) -> Any:
@@ -53,7 +54,7 @@ def continue_chat(req: dict[str, Any], continuation: Continuation) -> dict[str, 
     if continuation.mechanism == CONTINUE_FINAL_MESSAGE:
         out["messages"] = continued_messages(req.get("messages"), continuation.prefill())
         extra = req.get("extra_body")
-        out["extra_body"] = {**(extra if isinstance(extra, Mapping) else {}), **_CONTINUE_FLAGS}
+        out["extra_body"] = {**(extra if isinstance(extra, Mapping) else {}), **CONTINUE_FLAGS}
     elif continuation.mechanism == PREFILL:  # a Claude model behind an OpenAI-shaped API
         out["messages"] = continued_messages(req.get("messages"), continuation.prefill(rstrip=True))
     return out

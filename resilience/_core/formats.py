@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -179,15 +179,8 @@ ANTHROPIC_MESSAGES = WireFormat(
     usage_fields=("input_tokens", "output_tokens"),
     extra_input=("cache_creation_input_tokens",),
 )
-LITELLM = WireFormat(
-    name="litellm",  # OpenAI chat parameters, whatever the provider behind
-    tool_keys=_CHAT_TOOLS,
-    tool_markers=2,
-    json_keys=("response_format",),
-    json_nested=(),
-    stream_keys=("stream", "stream_options"),
-    usage_fields=("prompt_tokens", "completion_tokens"),
-)
+# LiteLLM takes OpenAI chat parameters whatever the provider behind it.
+LITELLM = replace(OPENAI_CHAT, name="litellm")
 LANGCHAIN = WireFormat(
     name="langchain",  # a chat model's invocation params and bind_tools() arguments
     tool_keys=("tools", "functions", "tool_choice", "parallel_tool_calls", "strict"),
