@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
     "scale": ("scale",),
     "distributed": ("distributed",),
     "classify": ("classify",),
+    "streams": ("streams",),
 }
 
 # Per benchmark: the row fields naming what was measured, and the figures the
@@ -51,6 +52,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "scale": ("value", "unit"),
     "distributed": ("rate_rps", "vs_limit_pct", "429s", "calls_failed"),
     "classify": ("kind_ok", "retryable_ok", "us_per_call"),
+    "streams": ("complete", "truncated_success", "duplicated", "clean_error", "raw_error"),
 }
 
 
