@@ -41,7 +41,13 @@ from resilience._core.events import (
     as_callback,
 )
 from resilience._core.validate import number
-from resilience._stream.attempt import AttemptStream, is_stream, stream_failure
+from resilience._stream.attempt import (
+    EMPTY,
+    AttemptStream,
+    first_chunk,
+    is_stream,
+    stream_failure,
+)
 from resilience._stream.continuations import Continuations
 from resilience._stream.resume import PeekedStream, Resumer
 
@@ -133,15 +139,17 @@ class _Classifying:
             return result
         try:
             if limit is None:
-                first = await result.__anext__()
+                first = await first_chunk(result, call)
             else:
                 async with Timeout(
                     self._streams.clock, limit, partial(_no_first_chunk, call, limit)
                 ):
-                    first = await result.__anext__()
+                    first = await first_chunk(result, call)
         except BaseException:
             await _close(result)
             raise
+        if first is EMPTY:
+            return result
         return AttemptStream(
             first,
             result,

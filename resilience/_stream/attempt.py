@@ -29,7 +29,9 @@ from resilience._core.events import StreamMalformed, StreamStarted
 from resilience._stream.wire import wire_of
 
 __all__ = [
+    "EMPTY",
     "AttemptStream",
+    "first_chunk",
     "is_malformed",
     "is_stream",
     "on_stream_end",
@@ -71,6 +73,33 @@ def is_malformed(exc: BaseException) -> bool:
         if isinstance(original, BaseException):
             todo.append(original)
     return False
+
+
+EMPTY: Any = object()
+"""What :func:`first_chunk` returns for an empty stream of unknown format."""
+
+
+async def first_chunk(stream: Any, call: Call) -> Any:
+    """The first chunk of ``stream``, read before the commit point. A stream
+    of a known wire format that ends before any chunk is truncated, and an
+    undecodable first event is malformed: both are classified failures, so
+    Retry and Fallback act on them as on any other. An empty stream of
+    unknown format is an empty answer (:data:`EMPTY`)."""
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        if wire_of(stream) is None:
+            return EMPTY
+        raise stream_failure(
+            "stream_truncated", "the stream ended before its first chunk", call
+        ) from None
+    except Exception as exc:
+        if not is_malformed(exc):
+            raise
+        emit(StreamMalformed, call)
+        raise stream_failure(
+            "malformed_event", "the first stream event was not valid JSON", call
+        ) from exc
 
 
 @contextmanager

@@ -191,6 +191,34 @@ async def test_a_silent_first_chunk_moves_the_call_before_commit(
     assert breaker.state(f"openai/{MODEL}") == "open"
 
 
+@pytest.mark.parametrize("fault", ["malformed:0", "truncate:0"])
+async def test_a_stream_broken_at_its_first_event_fails_over_before_commit(
+    fp: FakeProvider,
+    fp2: FakeProvider,
+    client: openai.AsyncOpenAI,
+    clock: FakeClock,
+    fault: str,
+) -> None:
+    """An undecodable first event, or a 200 stream with no event at all, is
+    a classified failure before the commit point: never a raw JSON error or
+    a bare StopAsyncIteration out of create()."""
+    whole = await whole_answer(client)
+    local = openai.AsyncOpenAI(base_url=fp2.base_url + "/v1", api_key="sk-test-local")
+    events: list[Event] = []
+    pipeline = Pipeline(Fallback([f"vllm/{MODEL}"]), Retry(), clock=clock, hooks=[events.append])
+    wrapped = resilient(client, clients={"vllm": local}, pipeline=pipeline)
+    fp.script(MODEL, [fault])
+    stream = await wrapped.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    text, chunks = await collect(stream)
+    await local.close()
+    assert text == whole
+    assert_one_seamless_answer(chunks)
+    assert [r.outcome for r in fp.requests[1:]] == [fault.split(":")[0]]
+    assert [r.outcome for r in fp2.requests] == [200]
+    malformed = [e for e in events if isinstance(e, StreamMalformed)]
+    assert len(malformed) == (fault == "malformed:0")
+
+
 def test_stream_settings_go_to_the_pipeline_the_adapter_builds(client: openai.AsyncOpenAI) -> None:
     wrapped = resilient(client, first_chunk_timeout=5, chunk_timeout=20, resume="continue")
     assert wrapped.pipeline.first_chunk_timeout == 5

@@ -173,6 +173,39 @@ async def test_a_malformed_event_is_a_classified_break_never_a_json_error() -> N
     assert [e.attempt for e in events if isinstance(e, StreamMalformed)] == [0]
 
 
+async def test_an_empty_stream_is_truncated_when_its_format_is_known_and_empty_otherwise(
+    clock: FakeClock,
+) -> None:
+    """Before the commit point: an empty stream of a known wire format is a
+    retryable truncation (the retry gets the answer); one of unknown format
+    is an empty answer, not a StopAsyncIteration out of run()."""
+    toy = Toy({"toy/small": [None]})
+    tries: list[int] = []
+
+    async def handler(call: Call) -> Any:
+        tries.append(len(tries))
+        if len(tries) == 1:
+
+            async def empty() -> AsyncIterator[str]:
+                return
+                yield  # an async generator that ends at once
+
+            return Wired(empty(), toy.wire)
+        return await toy(call)
+
+    stream = await _advance_while(clock, Pipeline(Retry(2), clock=clock).run(handler, CALL))
+    assert await read(stream) == ANSWER and tries == [0, 1]
+
+    async def unknown(call: Call) -> Any:
+        async def empty() -> AsyncIterator[str]:
+            return
+            yield
+
+        return empty()
+
+    assert [c async for c in await Pipeline().run(unknown, CALL)] == []
+
+
 async def test_a_stream_ending_before_its_final_event_is_truncated_not_a_success() -> None:
     async def handler(call: Call) -> Wired:
         async def gen() -> AsyncIterator[str]:
