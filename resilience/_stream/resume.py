@@ -67,14 +67,27 @@ class Resumer:
         self._unsupported = unsupported
 
     def candidates(
-        self, served: Call, original: Call, failure: Failure, text: str, wire: StreamWire
+        self,
+        served: Call,
+        original: Call,
+        failure: Failure,
+        text: str,
+        wire: StreamWire,
+        broke: frozenset[str] = frozenset(),
     ) -> Iterator[tuple[Call, str]]:
         """(call, mechanism) for each target that may continue, in order: the
         one that broke when its failure is transient, then the call's own
-        target and the fallback targets."""
-        order: list[Call | None] = [served] if failure.retryable else []
+        target and the fallback targets. A target that already broke this
+        call's stream before (``broke``) goes last: a second break says the
+        failure is not as passing as it looked."""
+        again = served.target in broke
+        order: list[Call | None] = [served] if failure.retryable and not again else []
         order.append(original)
         order.extend(self._targets(original))
+        if again:
+            order = [c for c in order if c is None or c.target != served.target]
+            if failure.retryable:
+                order.append(served)
         tried = {served.target} if not failure.retryable else set()
         extra = (len(text) + 3) // 4  # the delivered text is now part of the prompt
         for candidate in order:
@@ -139,6 +152,7 @@ class PeekedStream:
         self._done = False
         self.chunks = 0
         self.resumes = 0
+        self._broke: set[str] = set()  # targets whose stream broke in this call
 
     @property
     def text(self) -> str | None:
@@ -210,8 +224,10 @@ class PeekedStream:
                 assert self._resumer is not None and self._tracker is not None
                 assert broken.wire is not None
                 text = "".join(self._text)
+                broke = frozenset(self._broke)
+                self._broke.add(broken.call.target)
                 for call, mechanism in self._resumer.candidates(
-                    broken.call, self._call, failure, text, broken.wire
+                    broken.call, self._call, failure, text, broken.wire, broke
                 ):
                     remaining = self._run.remaining() if self._run is not None else None
                     if remaining is not None and remaining <= 0:

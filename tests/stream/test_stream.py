@@ -61,6 +61,17 @@ async def test_nothing_said_yet_means_even_a_target_without_continuation_starts_
     assert toy.sent == [("openai/gpt-4o", None), ("openai/gpt-4o", None)]
 
 
+async def test_a_target_that_breaks_the_stream_twice_gives_way_to_the_fallback() -> None:
+    """The same target continues first after a transient break; once it has
+    broken this call's stream twice, the fallback continues it."""
+    toy = Toy({"toy/small": [7, 3, None], "toy/big": [None]})
+    pipeline = Pipeline(Fallback(["toy/big"]), resume="continue", continuations=TOY)
+    stream = await pipeline.run(toy, CALL)
+    assert await read(stream) == ANSWER
+    assert [t for t, _ in toy.sent] == ["toy/small", "toy/small", "toy/big"]
+    assert stream.resumes == 2
+
+
 async def test_a_refused_prefill_is_learnt_and_the_next_target_continues() -> None:
     toy = Toy({"toy/small": [4, "refuse", 3, "refuse"], "toy/big": [None, None]})
     pipeline = Pipeline(Fallback(["toy/big"]), resume="continue", continuations=TOY)
