@@ -33,6 +33,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import TracerProvider
 
 from resilience._core.errors import ConfigError
@@ -156,6 +157,11 @@ def _degrade_attrs(e: Event) -> Attributes:
     return {"resilience.degrade.target": e.target, "resilience.degrade.feature": e.feature}
 
 
+# Whether the API keeps its global providers where this module looks; should
+# they ever move, Telemetry.active runs the full check (slower, never wrong).
+_PEEK = hasattr(trace, "_TRACER_PROVIDER") and hasattr(_metrics_api, "_METER_PROVIDER")
+
+
 class Telemetry:
     """A pipeline subscriber that records OpenTelemetry spans and metrics.
 
@@ -179,6 +185,8 @@ class Telemetry:
         self.meter_provider = meter_provider
         self.capture_content = capture_content
         self._shut = False
+        self._live = False
+        self._peek = _PEEK and tracer_provider is None and meter_provider is None
         version = _version()
         tracer = trace.get_tracer(
             SCOPE, version, tracer_provider=tracer_provider, schema_url=_SCHEMA_URL
@@ -251,8 +259,20 @@ class Telemetry:
     @property
     def active(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK set up):
-        the pipeline then builds no events for this subscriber at all."""
-        return self._spans.live() or self._metrics.live()
+        the pipeline then builds no events for this subscriber at all. Asked
+        once per call, so it is cheap: once live it stays live (a global
+        provider, once set, is never unset), and while the global providers
+        are unset the answer is known without asking the API's proxies."""
+        if self._live:
+            return True
+        if (
+            self._peek
+            and trace._TRACER_PROVIDER is None  # type: ignore[attr-defined]
+            and _metrics_api._METER_PROVIDER is None
+        ):
+            return False
+        live = self._live = self._spans.live() or self._metrics.live()
+        return live
 
     @property
     def open_calls(self) -> int:

@@ -114,7 +114,9 @@ class _Classifying:
         limit = self._streams.first_chunk_timeout
         try:
             if limit is None:
-                return await self._open(call, None)
+                # The common path, without a coroutine more than it needs.
+                result = await self._handler(call)
+                return await self._first(result, call, None) if is_stream(result) else result
             if "stream" in call.features:
                 # Time to first chunk counts from the request: a provider silent
                 # before its headers is as stuck as one silent after them.
@@ -135,8 +137,10 @@ class _Classifying:
 
     async def _open(self, call: Call, limit: float | None) -> Any:
         result = await self._handler(call)
-        if not is_stream(result):
-            return result
+        return await self._first(result, call, limit) if is_stream(result) else result
+
+    async def _first(self, result: Any, call: Call, limit: float | None) -> Any:
+        """The stream handed over after its first chunk (``limit``: seconds to wait)."""
         try:
             if limit is None:
                 first = await first_chunk(result, call)
@@ -359,7 +363,10 @@ class Pipeline:
     def _live_hooks(self) -> tuple[Callable[[Event], Any], ...]:
         if not self._gated:
             return self._hooks
-        live = [cb for cb, gate in self._subs if gate is None or gate.active]
+        subs = self._subs
+        if len(subs) == 1:  # the default Telemetry alone: asked on every call
+            return self._hooks if subs[0][1].active else ()
+        live = [cb for cb, gate in subs if gate is None or gate.active]
         if not live:
             return ()
         return self._hooks if len(live) == len(self._hooks) else tuple(live)
@@ -385,7 +392,9 @@ class Pipeline:
 
     async def run(self, handler: Handler, call: Call) -> Any:
         """Run one logical call; return its result or raise ``ResilienceError``."""
-        chains = self._chains(handler)
+        # Most callers pass the same handler every time: reuse its chain.
+        cached = self._last
+        chains = cached[1] if cached is not None and cached[0] is handler else self._chains(handler)
         hooks = self._live_hooks()
         if type(call) is not Call or hooks or call.timeout is not None:
             return await self._run(chains, call, hooks)
