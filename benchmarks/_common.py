@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -60,3 +61,16 @@ def emit(name: str, rows: Sequence[Mapping[str, Any]], **extra: Any) -> dict[str
     (RESULTS / f"{name}.json").write_text(line + "\n")
     print(line)
     return record
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q`` quantile of ``values`` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def ms(value: float | None) -> float | None:
+    """Seconds as milliseconds, one decimal."""
+    return None if value is None else round(value * 1000.0, 1)

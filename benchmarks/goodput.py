@@ -56,7 +56,7 @@ from typing import Any
 
 import openai
 
-from benchmarks._common import emit
+from benchmarks._common import emit, percentile
 from resilience import Call, Limit, Pipeline, RateLimiter, Retry
 from resilience.testing import FakeProvider
 
@@ -259,13 +259,6 @@ CONTENDERS: dict[str, Callable[[FakeProvider, Plan], Contender]] = {
 }
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 async def _measure_one(
     make: Callable[[FakeProvider, Plan], Contender], plan: Plan
 ) -> dict[str, Any]:
@@ -315,8 +308,8 @@ async def _measure_one(
         "429s": throttled,
         "429_pct": round(100.0 * throttled / sent, 2) if sent else 0.0,
         "failed": sum(failures.values()) + unfinished,
-        "p50_s": round(_pct(latencies, 0.5) or 0.0, 3),
-        "p99_s": round(_pct(latencies, 0.99) or 0.0, 3),
+        "p50_s": round(percentile(latencies, 0.5) or 0.0, 3),
+        "p99_s": round(percentile(latencies, 0.99) or 0.0, 3),
         "failures": {**failures, **({"unfinished": unfinished} if unfinished else {})},
         "sample_errors": errors,
     }

@@ -45,7 +45,7 @@ from typing import Any
 
 import openai
 
-from benchmarks._common import emit
+from benchmarks._common import emit, ms, percentile
 from resilience import Call, CircuitBreaker, Fallback, Pipeline, Retry
 from resilience.testing import FakeProvider
 
@@ -163,17 +163,6 @@ langchain_sdk_retries = _langchain("langchain-fallbacks-sdk-retries", 2)
 CONTENDERS = (ours, litellm_router, langchain_fallbacks, langchain_sdk_retries)
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000.0, 1)
-
-
 async def _drive(contender: Contender, a: FakeProvider, plan: Plan) -> tuple[list[Outcome], float]:
     loop = asyncio.get_running_loop()
     for _ in range(WARMUP):  # connections, lazy imports: not part of the figures
@@ -233,12 +222,12 @@ async def _measure_one(
         "A_reqs_in_outage": sum(1 for t, _ in a_times if start <= t < end),
         "A_503s": sum(1 for _, s in a_times if s == 503),
         "B_reqs": len(b_times),
-        "p50_before_ms": _ms(_pct(phase(0.0, start), 0.5)),
-        "p50_during_ms": _ms(_pct(phase(start, end), 0.5)),
-        "p50_after_ms": _ms(_pct(phase(end, plan.run), 0.5)),
-        "p99_before_ms": _ms(_pct(phase(0.0, start), 0.99)),
-        "p99_during_ms": _ms(_pct(phase(start, end), 0.99)),
-        "p99_after_ms": _ms(_pct(phase(end, plan.run), 0.99)),
+        "p50_before_ms": ms(percentile(phase(0.0, start), 0.5)),
+        "p50_during_ms": ms(percentile(phase(start, end), 0.5)),
+        "p50_after_ms": ms(percentile(phase(end, plan.run), 0.5)),
+        "p99_before_ms": ms(percentile(phase(0.0, start), 0.99)),
+        "p99_during_ms": ms(percentile(phase(start, end), 0.99)),
+        "p99_after_ms": ms(percentile(phase(end, plan.run), 0.99)),
         "back_on_A_s": round(min(back), 2) if back else None,
     }
     series = []
@@ -253,9 +242,9 @@ async def _measure_one(
                 "t": lo,
                 "calls": len(mine),
                 "failed": sum(not o.ok for o in mine),
-                "p50_ms": _ms(_pct(lat, 0.5)),
-                "p99_ms": _ms(_pct(lat, 0.99)),
-                "mean_ms": _ms(statistics.fmean(lat)) if lat else None,
+                "p50_ms": ms(percentile(lat, 0.5)),
+                "p99_ms": ms(percentile(lat, 0.99)),
+                "mean_ms": ms(statistics.fmean(lat)) if lat else None,
                 "A_reqs": sum(1 for t, _ in a_times if lo <= t < hi),
                 "A_ok": sum(1 for t, s in a_times if lo <= t < hi and s == 200),
                 "B_reqs": sum(1 for t, _ in b_times if lo <= t < hi),

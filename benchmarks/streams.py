@@ -76,7 +76,6 @@ import argparse
 import asyncio
 import inspect
 import logging
-import math
 import os
 import random
 import time
@@ -89,7 +88,7 @@ from typing import Any
 import httpx
 import openai
 
-from benchmarks._common import emit
+from benchmarks._common import emit, ms, percentile
 from resilience import CircuitBreaker, Fallback, Pipeline, ResilienceError, Retry
 from resilience.testing import FakeProvider, StreamFault
 
@@ -307,17 +306,6 @@ CONTENDERS: dict[str, Callable[[FakeProvider, FakeProvider, Plan], Contender]] =
 }
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000.0, 1)
-
-
 def _type_name(exc: BaseException) -> str:
     module = type(exc).__module__.split(".")[0]
     return f"{module}.{type(exc).__name__}"
@@ -403,8 +391,8 @@ async def _measure_one(
         "calls": len(faults),
         **{k: tally.outcomes[k] for k in OUTCOMES},
         "requests": len(a_reqs) + len(b_reqs),
-        "p50_ms": _ms(_pct(tally.latencies, 0.5)),
-        "p99_ms": _ms(_pct(tally.latencies, 0.99)),
+        "p50_ms": ms(percentile(tally.latencies, 0.5)),
+        "p99_ms": ms(percentile(tally.latencies, 0.99)),
         "seconds": round(elapsed, 2),
         "resilience_errors": tally.resilience_errors,
         "with_partial": tally.with_partial,
