@@ -8,8 +8,6 @@ classified into a :class:`Failure` of a :class:`Kind` and a :class:`Bucket`.
 from resilience._breaker import CircuitBreaker
 from resilience._breaker.permit import BreakerListener
 from resilience._classify.classify import classify
-from resilience._classify.failure import Bucket, Failure, Kind
-from resilience._classify.headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock, FakeClock, SystemClock
 from resilience._core.context import current_attempt, current_run, report
@@ -40,7 +38,9 @@ from resilience._core.events import (
     StreamResumed,
     StreamStarted,
 )
+from resilience._core.failure import Bucket, Failure, Kind
 from resilience._core.guard import Guard, Ticket
+from resilience._core.headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._core.pipeline import Middleware, Pipeline
 from resilience._fallback import ContextWindows, Fallback
 from resilience._limiter import Limit, RateLimiter

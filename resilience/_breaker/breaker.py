@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from resilience._breaker.permit import BreakerListener, BreakerPermit, Entries
-from resilience._classify.failure import Failure
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
 from resilience._core.context import clock_of, current_attempt, current_run, emit, random_of
@@ -51,7 +50,9 @@ from resilience._core.events import (
     Subscriber,
     as_callback,
 )
+from resilience._core.failure import Failure
 from resilience._core.rolling import RollingCounts
+from resilience._core.settle import on_stream_end
 from resilience._core.validate import number
 from resilience._store.breaker import (
     STATE_CLOSED,
@@ -62,7 +63,6 @@ from resilience._store.breaker import (
     BreakerStore,
     MemoryBreakerStore,
 )
-from resilience._stream.attempt import on_stream_end
 
 __all__ = ["BreakerListener", "BreakerPermit", "CircuitBreaker"]
 

@@ -11,8 +11,8 @@ import contextlib
 from collections.abc import Generator
 from typing import Any, Protocol, runtime_checkable
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
+from resilience._core.failure import Failure
 
 __all__ = ["BreakerListener", "BreakerPermit"]
 

@@ -31,13 +31,13 @@ from http import HTTPStatus
 from typing import Any
 
 from resilience._classify.bodies import ParsedBody, ident, parse_body
-from resilience._classify.failure import Failure, Kind
 from resilience._classify.from_exceptions import ExcInfo, inspect_exception
-from resilience._classify.headers import RateLimitInfo, header_dict, parse_ratelimit_headers
 from resilience._classify.hints import hint_for
 from resilience._classify.patterns import find_signals, retry_after_from_text
 from resilience._classify.redact import shorten
 from resilience._classify.verdict import STATUS_KINDS, cause_of, choose, kind_for_status
+from resilience._core.failure import Failure, Kind
+from resilience._core.headers import RateLimitInfo, header_dict, parse_ratelimit_headers
 
 __all__ = ["STATUS_KINDS", "classify"]
 

@@ -20,7 +20,7 @@ a model this target does not serve.
 
 from __future__ import annotations
 
-from resilience._classify.failure import Kind
+from resilience._core.failure import Kind
 
 __all__ = ["STRONG_IDENTS", "WEAK_IDENTS", "ident_kind", "location_ident", "weak_kind"]
 

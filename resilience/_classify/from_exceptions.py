@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience._classify.failure import Kind
+from resilience._core.failure import Kind
 
 __all__ = ["ExcInfo", "inspect_exception"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from resilience._classify.failure import Kind
+from resilience._core.failure import Kind
 
 __all__ = ["Cause", "hint_for"]
 

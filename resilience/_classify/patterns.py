@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field
 
 from resilience._classify.codes import ident_kind, location_ident, weak_kind
-from resilience._classify.failure import Kind
 from resilience._classify.features import feature_named
 from resilience._classify.gate import GatedPattern, gated
-from resilience._classify.headers import parse_duration
 from resilience._classify.scope import Window, deployment_block, location_block, window_of
+from resilience._core.failure import Kind
+from resilience._core.headers import parse_duration
 
 __all__ = ["Signals", "find_signals", "retry_after_from_text"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-from resilience._classify.headers import parse_duration
 from resilience._classify.parsed import ParsedBody, text_of
+from resilience._core.headers import parse_duration
 
 __all__ = ["Sink", "botocore_sentence", "google_details"]
 

@@ -2,16 +2,16 @@
 identifiers and wording against the status, and the cause a hint speaks to.
 
 :mod:`resilience._classify.classify` gathers the evidence (status, headers, body,
-exception) and builds the :class:`~resilience._classify.failure.Failure`; this module
+exception) and builds the :class:`~resilience._core.failure.Failure`; this module
 only decides. The order of trust is described there.
 """
 
 from __future__ import annotations
 
-from resilience._classify.failure import Kind
 from resilience._classify.hints import Cause
 from resilience._classify.patterns import Signals
 from resilience._classify.scope import window_of
+from resilience._core.failure import Kind
 
 __all__ = ["STATUS_KINDS", "cause_of", "choose", "kind_for_status"]
 

@@ -16,7 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from resilience._classify.classify import classify
-from resilience._classify.failure import Failure
+from resilience._core.failure import Failure
 
 __all__ = ["add_arguments", "explain", "run"]
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resilience._classify.classify import classify
-from resilience._classify.failure import Bucket
 from resilience._core.context import LOCAL_HOLD, SPILLED
 from resilience._core.errors import (
     CircuitOpenError,
@@ -34,6 +33,7 @@ from resilience._core.events import (
     RateLimitWait,
     RetryScheduled,
 )
+from resilience._core.failure import Bucket
 
 __all__ = ["ACTIONS", "CIRCUIT_OPEN", "Tally", "bucket_of_error", "percentile", "summarize"]
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
 from resilience._core.clock import Clock, SystemClock
 from resilience._core.events import Event
+from resilience._core.failure import Failure
 
 __all__ = [
     "LOCAL_HOLD",

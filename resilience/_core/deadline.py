@@ -10,10 +10,10 @@ import asyncio
 from collections.abc import Callable
 from types import TracebackType
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.clock import Clock, TimerHandle
 from resilience._core.errors import DeadlineExceeded
+from resilience._core.failure import Failure, Kind
 
 __all__ = ["DeadlineScope", "Timeout", "deadline_error"]
 

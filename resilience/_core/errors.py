@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from resilience._classify.failure import Failure
     from resilience._core.call import Call
+    from resilience._core.failure import Failure
 
 __all__ = [
     "CircuitOpenError",

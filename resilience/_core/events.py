@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
+from resilience._core.failure import Failure
 from resilience._core.frozen import fast_init
 
 __all__ = [

@@ -22,11 +22,11 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
 from resilience._core.clock import Clock
 from resilience._core.context import report
 from resilience._core.errors import ConfigError, ProviderError
+from resilience._core.failure import Failure
 from resilience._core.pipeline import Pipeline
 
 __all__ = ["Guard", "Ticket"]

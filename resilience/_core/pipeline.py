@@ -25,7 +25,6 @@ from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 from resilience._classify.classify import classify
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock, SystemClock
 from resilience._core.context import _ATTEMPT, _RUN, AttemptState, RunContext, emit
@@ -40,6 +39,7 @@ from resilience._core.events import (
     Subscriber,
     as_callback,
 )
+from resilience._core.failure import Failure, Kind
 from resilience._core.validate import number
 from resilience._stream.attempt import (
     EMPTY,

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
 from resilience._core.context import (
@@ -44,6 +43,7 @@ from resilience._core.errors import (
     ProviderError,
 )
 from resilience._core.events import Degraded, Event, FallbackHop, Subscriber, as_callback
+from resilience._core.failure import Failure, Kind
 from resilience._fallback.windows import ContextWindows
 
 __all__ = ["Fallback", "Target"]

@@ -29,9 +29,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
-from resilience._classify.headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._core.clock import Clock, TimerHandle
+from resilience._core.failure import Failure, Kind
+from resilience._core.headers import RateLimitInfo, parse_ratelimit_headers
 from resilience._limiter.buckets import Buckets
 from resilience._limiter.pace import Pace
 from resilience._limiter.queue import LOCAL, SPILLED, KeyQueue

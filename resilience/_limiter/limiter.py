@@ -30,12 +30,13 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
 from resilience._core.context import clock_of, current_attempt, current_run
 from resilience._core.errors import ConfigError, ProviderError
 from resilience._core.events import Event, Subscriber, as_callback
+from resilience._core.failure import Failure, Kind
+from resilience._core.settle import on_stream_end
 from resilience._core.usage import usage_of
 from resilience._core.validate import number
 from resilience._limiter.adaptive import AdaptiveRate
@@ -45,7 +46,6 @@ from resilience._limiter.limit import KeyStatus, Limit
 from resilience._limiter.permit import LimiterPermit
 from resilience._limiter.policy import Admission
 from resilience._store.limiter import LimiterStore, MemoryStore
-from resilience._stream.attempt import on_stream_end
 
 __all__ = ["RateLimiter"]
 

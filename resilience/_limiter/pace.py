@@ -12,7 +12,7 @@ known; while nothing else limits the key, that window is its only limit.
 
 from __future__ import annotations
 
-from resilience._classify.headers import RateLimitInfo
+from resilience._core.headers import RateLimitInfo
 from resilience._limiter.adaptive import AdaptiveRate
 from resilience._limiter.limit import Limit
 from resilience._limiter.window import PACE_WINDOW_MAX, WindowEstimate

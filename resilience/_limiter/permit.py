@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
 from resilience._core.clock import Clock
 from resilience._core.context import AttemptState
+from resilience._core.failure import Failure
 from resilience._core.usage import usage_of
 from resilience._limiter.key import Key
 

@@ -18,12 +18,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.clock import Clock, TimerHandle
 from resilience._core.context import LOCAL_HOLD, SPILLED, RunContext, emit
 from resilience._core.errors import ProviderError
 from resilience._core.events import Event, RateLimitWait
+from resilience._core.failure import Failure, Kind
 from resilience._limiter.buckets import Buckets
 from resilience._limiter.pace import Pace
 from resilience._store.limiter import Grant

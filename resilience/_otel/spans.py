@@ -30,7 +30,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer, ProxyTracer, Span, SpanKind, Status, StatusCode, Tracer
 
-from resilience._classify.failure import Failure
 from resilience._core.call import Call
 from resilience._core.context import current_attempt
 from resilience._core.events import (
@@ -42,6 +41,7 @@ from resilience._core.events import (
     StreamEnded,
     StreamStarted,
 )
+from resilience._core.failure import Failure
 
 __all__ = ["SpanRecorder", "error_type"]
 

@@ -33,7 +33,6 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.clock import Clock
 from resilience._core.context import (
@@ -46,6 +45,7 @@ from resilience._core.context import (
 )
 from resilience._core.errors import ConfigError, DeadlineExceeded, ProviderError
 from resilience._core.events import Event, RetryScheduled, Subscriber, as_callback
+from resilience._core.failure import Failure, Kind
 from resilience._core.validate import number
 from resilience._retry.budget import RetryBudget
 

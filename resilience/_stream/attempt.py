@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.clock import Clock
 from resilience._core.context import _ATTEMPT, _RUN, AttemptState, RunContext, emit
 from resilience._core.deadline import Timeout
 from resilience._core.errors import ProviderError, ResilienceError
 from resilience._core.events import StreamMalformed, StreamStarted
+from resilience._core.failure import Failure, Kind
 from resilience._stream.wire import wire_of
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "first_chunk",
     "is_malformed",
     "is_stream",
-    "on_stream_end",
     "scoped",
     "stream_failure",
 ]
@@ -120,7 +119,7 @@ class AttemptStream:
 
     Yields the first chunk, then the rest of the provider's stream; counts
     the chunks; cuts a silence longer than ``chunk_timeout``; classifies what
-    breaks it. ``add_done_callback`` (``on_stream_end``) tells the breaker and
+    breaks it. ``when_ended`` (``on_stream_end``) tells the breaker and
     limiter how it ended, in the context of the attempt it belongs to.
     Attribute access goes to the provider's stream (``response``,
     ``close()``), so SDK stream objects keep their API.
@@ -220,8 +219,9 @@ class AttemptStream:
             return stream_failure("malformed_event", "a stream event was not valid JSON", self.call)
         return self._wrap_error(exc, self.call)
 
-    def add_done_callback(self, fn: Callable[[BaseException | None], None]) -> None:
-        """Call ``fn(error_or_None)`` once when the stream ends or is closed."""
+    def when_ended(self, fn: Callable[[BaseException | None], None]) -> None:
+        """Call ``fn(error_or_None)`` once when the stream ends or is closed
+        (see :mod:`resilience._core.settle`)."""
         if self._ended:
             fn(self.error)
         else:
@@ -255,12 +255,3 @@ class AttemptStream:
     def __del__(self) -> None:
         if not self._ended:
             self._end(None)
-
-
-def on_stream_end(result: Any, fn: Callable[[BaseException | None], None]) -> bool:
-    """If ``result`` is a pipeline stream, arrange ``fn`` for its end and
-    return True; otherwise return False (the caller finishes at once)."""
-    if isinstance(result, AttemptStream):
-        result.add_done_callback(fn)
-        return True
-    return False

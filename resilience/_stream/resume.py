@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call, Handler
 from resilience._core.context import RunContext, emit
 from resilience._core.deadline import DeadlineScope
@@ -28,6 +27,7 @@ from resilience._core.errors import (
     StreamInterrupted,
 )
 from resilience._core.events import StreamEnded, StreamResumed
+from resilience._core.failure import Failure, Kind
 from resilience._stream.attempt import AttemptStream, scoped
 from resilience._stream.continuations import Continuations
 from resilience._stream.wire import RESTART, Continuation, StreamTracker, StreamWire, continuing

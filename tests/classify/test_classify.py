@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resilience._classify.classify import STATUS_KINDS, classify
-from resilience._classify.failure import BUCKET_OF, Bucket, Failure, Kind
+from resilience._core.failure import BUCKET_OF, Bucket, Failure, Kind
 from tests.classify.cases import CASES
 
 NOW = 1_700_000_000.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from resilience._classify.codes import ident_kind, location_ident, weak_kind
-from resilience._classify.failure import Kind
+from resilience._core.failure import Kind
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resilience._classify.classify import classify
-from resilience._classify.failure import Failure, Kind
 from resilience._core.errors import (
     CircuitOpenError,
     ConfigError,
     FallbackExhausted,
     ProviderError,
 )
+from resilience._core.failure import Failure, Kind
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
 

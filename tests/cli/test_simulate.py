@@ -8,12 +8,12 @@ import json
 import pytest
 
 from resilience import cli
-from resilience._classify.failure import Failure, Kind
 from resilience._cli.simulate import SimulationConfig
 from resilience._cli.simulate_report import Tally, percentile, summarize
 from resilience._cli.simulate_workload import DEFAULT_PROVIDERS, Workload
 from resilience._core.errors import ConfigError, ProviderError
 from resilience._core.events import AttemptEnded, CallEnded, FallbackHop, RetryScheduled
+from resilience._core.failure import Failure, Kind
 
 KEYS = {
     "calls",

@@ -20,8 +20,8 @@ from resilience import (
     RateLimiter,
     Retry,
 )
-from resilience._classify.failure import Failure
 from resilience._core.context import SPILLED
+from resilience._core.failure import Failure
 
 A = Call("a", "m", timeout=30.0)
 

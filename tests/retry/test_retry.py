@@ -384,9 +384,7 @@ async def test_when_no_other_target_can_serve_the_outage_is_retried_with_retry_a
     async def handler(call: Call) -> str:
         sent.append((clock.monotonic(), call.target))
         if len(sent) == 1:
-            raise ProviderError(
-                Failure.of(Kind.OVERLOADED, status=503, retry_after=2.0), call=call
-            )
+            raise ProviderError(Failure.of(Kind.OVERLOADED, status=503, retry_after=2.0), call=call)
         return "from a"
 
     pipeline = Pipeline(Fallback(["b/m"]), Retry(3, budget=None), breaker, clock=clock)

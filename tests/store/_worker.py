@@ -17,9 +17,9 @@ from typing import Any
 import redis.asyncio as redis
 
 from resilience._breaker import CircuitBreaker
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.errors import CircuitOpenError
+from resilience._core.failure import Failure, Kind
 from resilience._core.pipeline import Pipeline
 from resilience._limiter import Limit, RateLimiter
 from resilience._redis.store import RedisStore

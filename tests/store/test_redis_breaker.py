@@ -16,10 +16,10 @@ import pytest
 import redis.asyncio as redis
 
 from resilience._breaker import CircuitBreaker
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.clock import FakeClock
 from resilience._core.errors import CircuitOpenError
+from resilience._core.failure import Failure, Kind
 from resilience._redis.scripts import BRK_SAVE
 from resilience._redis.store import RedisStore
 from resilience._store.limiter import Rates

@@ -20,10 +20,10 @@ import redis.asyncio as redis
 
 import resilience.store
 from resilience._breaker import CircuitBreaker
-from resilience._classify.failure import Failure, Kind
 from resilience._core.call import Call
 from resilience._core.clock import FakeClock
 from resilience._core.errors import ConfigError
+from resilience._core.failure import Failure, Kind
 from resilience._limiter import Limit, RateLimiter
 from resilience._redis.scripts import LIM_RESERVE
 from resilience._redis.store import RedisStore

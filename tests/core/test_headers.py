@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from resilience._classify.headers import (
+from resilience._core.headers import (
     RateLimitInfo,
     parse_duration,
     parse_ratelimit_headers,
