@@ -26,6 +26,7 @@ from resilience._core.deadline import Timeout
 from resilience._core.errors import ProviderError, ResilienceError
 from resilience._core.events import StreamMalformed, StreamStarted
 from resilience._core.failure import Failure, Kind
+from resilience._core.settle import EndsLater
 from resilience._stream.wire import wire_of
 
 __all__ = [
@@ -114,7 +115,7 @@ def scoped(run: RunContext | None, attempt: AttemptState | None) -> Iterator[Non
         _RUN.reset(run_token)
 
 
-class AttemptStream:
+class AttemptStream(EndsLater):
     """One attempt's stream once its first chunk arrived.
 
     Yields the first chunk, then the rest of the provider's stream; counts
