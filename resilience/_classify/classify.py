@@ -33,6 +33,7 @@ from typing import Any
 from resilience._classify.bodies import ParsedBody, ident, parse_body
 from resilience._classify.from_exceptions import ExcInfo, inspect_exception
 from resilience._classify.hints import hint_for
+from resilience._classify.parsed import http_status
 from resilience._classify.patterns import find_signals, retry_after_from_text
 from resilience._classify.redact import shorten
 from resilience._classify.verdict import STATUS_KINDS, cause_of, choose, kind_for_status
@@ -51,18 +52,6 @@ _PHRASES = {s.value: s.phrase for s in HTTPStatus} | {
     524: "A Timeout Occurred",
     529: "Overloaded",
 }
-
-
-def _status(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int | str):
-            n = int(str(value).strip())
-            return n if 100 <= n <= 599 else None
-    except (TypeError, ValueError):
-        return None
-    return None
 
 
 def _reset_wait(info: RateLimitInfo, text: str) -> float | None:
@@ -158,7 +147,7 @@ def _classify(
             if status is None and body is None and headers is None:
                 return Failure.of(Kind.UNKNOWN, provider=provider)
             exc = None  # a bug's exception says nothing; the raw response may
-    st = _status(status)
+    st = http_status(status)
     if st is None and exc is not None:
         st = exc.status
     if headers is None and exc is not None:
@@ -290,10 +279,10 @@ def classify(
         if provider is not None and not isinstance(provider, str):
             provider = str(provider)
         if error is None and body is None and not headers:
-            return _bare_status(_status(status), provider)
+            return _bare_status(http_status(status), provider)
         return _classify(error, status, headers, body, provider, now)
     except Exception:  # the classifier never raises
         try:
-            return Failure.of(Kind.UNKNOWN, status=_status(status), provider=provider)
+            return Failure.of(Kind.UNKNOWN, status=http_status(status), provider=provider)
         except Exception:
             return Failure.of(Kind.UNKNOWN)

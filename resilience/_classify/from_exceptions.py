@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from resilience._classify.parsed import http_status
 from resilience._core.failure import Kind
 
 __all__ = ["ExcInfo", "inspect_exception"]
@@ -130,17 +131,6 @@ def _get(obj: Any, name: str) -> Any:
         return None
 
 
-def _status(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and 100 <= value <= 599:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        n = int(value.strip())
-        return n if 100 <= n <= 599 else None
-    return None
-
-
 def _str(exc: BaseException) -> str:
     try:
         return str(exc)[:20000]
@@ -231,13 +221,13 @@ def _status_of(exc: BaseException, response: Any) -> int | None:
         (response, "status_code"),
         (response, "status"),
     ):
-        st = _status(_get(source, attr))
+        st = http_status(_get(source, attr))
         if st is not None:
             return st
     if isinstance(response, Mapping):
         meta = response.get("ResponseMetadata")
         if isinstance(meta, Mapping):
-            return _status(meta.get("HTTPStatusCode"))
+            return http_status(meta.get("HTTPStatusCode"))
     return None
 
 
@@ -254,7 +244,7 @@ def _inspect_one(exc: BaseException, info: ExcInfo) -> None:
         and status is not None
         and known
         and status >= 500
-        and (response is None or _status(_get(response, "status_code")) is None)
+        and (response is None or http_status(_get(response, "status_code")) is None)
     ):
         status = None
     if transport is not None and status is None:
@@ -286,7 +276,7 @@ def _inspect_one(exc: BaseException, info: ExcInfo) -> None:
         info.recognised = True
     for attr in ("code", "type"):
         v = _get(exc, attr)
-        if isinstance(v, str) and v and _status(v) is None and info.code is None and known:
+        if isinstance(v, str) and v and http_status(v) is None and info.code is None and known:
             info.code = v
     if known or status is not None or transport is not None:
         info.recognised = True

@@ -45,10 +45,11 @@ def ident(value: Any) -> str:
 
 
 def http_status(value: Any) -> int | None:
+    """An HTTP status from an int or a string of digits; None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and 100 <= value <= 599:
-        return value
+        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         n = int(value.strip())
         return n if 100 <= n <= 599 else None
