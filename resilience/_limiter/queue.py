@@ -181,14 +181,8 @@ class KeyQueue:
         waiter = Waiter(loop, call, tokens, deadline, run, rank)
         self._insert(waiter)
         self.queued_tokens += tokens
-        if deadline != math.inf:
-            waited_for = deadline - now
-            waiter.timer = clock.call_at(
-                deadline,
-                lambda: waiter.fail(
-                    refusal(self.name, call, 0.0, f"{dimension}: waited {waited_for:.3f}s")
-                ),
-            )
+        budget = deadline - now  # now moves on below; the message keeps the wait allowed
+        self._expire(clock, waiter, lambda: f"{dimension}: waited {budget:.3f}s")
         try:
             if self.waiters[0] is waiter:
                 self._arm(clock, start)
@@ -219,6 +213,14 @@ class KeyQueue:
         if waited > 0.0:
             emit(RateLimitWait, call, self._hooks, key=self.name, wait=waited, dimension=dimension)
         return grant, now
+
+    def _expire(self, clock: Clock, waiter: Waiter, why: Callable[[], str]) -> None:
+        """Refuse ``waiter`` when its deadline comes (never, for an unbounded wait)."""
+        if waiter.deadline != math.inf:
+            waiter.timer = clock.call_at(
+                waiter.deadline,
+                lambda: waiter.fail(refusal(self.name, waiter.call, 0.0, why())),
+            )
 
     def _insert(self, waiter: Waiter) -> None:
         waiters = self.waiters
@@ -289,14 +291,8 @@ class KeyQueue:
         now = clock.monotonic()
         waiter = Waiter(asyncio.get_running_loop(), call, 0.0, deadline, run)
         self.slot_waiters.append(waiter)
-        if deadline != math.inf:
-            budget = deadline - now
-            waiter.timer = clock.call_at(
-                deadline,
-                lambda: waiter.fail(
-                    refusal(self.name, call, 0.0, f"no free slot within {budget:.3f}s")
-                ),
-            )
+        budget = deadline - now
+        self._expire(clock, waiter, lambda: f"no free slot within {budget:.3f}s")
         try:
             await waiter.fut
         except BaseException:
