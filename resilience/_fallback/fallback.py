@@ -195,25 +195,24 @@ class Fallback:
     def alternatives_to(self, call: Call) -> Iterator[Call | None]:
         """The targets tried after ``call``'s own, in order (None where a
         callable target declines): what a broken stream may continue on."""
+        for found in self._next(call):
+            yield found if isinstance(found, Call) else None
+
+    def _candidates(self, call: Call) -> Iterator[Call | None]:
+        yield call
+        for i, nxt in enumerate(self._next(call)):
+            if nxt is not None and not isinstance(nxt, Call):
+                raise ConfigError(f"targets[{i}]", type(nxt).__name__, "a Call or None")
+            yield nxt
+
+    def _next(self, call: Call) -> Iterator[Any]:
+        """What each target makes of ``call``, unchecked."""
         for target in self.targets:
             if isinstance(target, str):
                 provider, _, model = target.partition("/")
                 yield call.replace(provider=provider, model=model)
             else:
-                found = target(call)
-                yield found if isinstance(found, Call) else None
-
-    def _candidates(self, call: Call) -> Iterator[Call | None]:
-        yield call
-        for i, target in enumerate(self.targets):
-            if isinstance(target, str):
-                provider, _, model = target.partition("/")
-                yield call.replace(provider=provider, model=model)
-                continue
-            nxt = target(call)
-            if nxt is not None and not isinstance(nxt, Call):
-                raise ConfigError(f"targets[{i}]", type(nxt).__name__, "a Call or None")
-            yield nxt
+                yield target(call)
 
     def _fits(self, candidate: Call, floor: int | None) -> bool:
         """After a ``context_length`` failure: may ``candidate`` take the call?"""
