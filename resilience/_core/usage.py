@@ -28,11 +28,12 @@ __all__ = ["Usage", "usage_of"]
 Usage = tuple[int, int]
 """``(input_tokens, output_tokens)``."""
 
-# The usage shapes of the wire formats, each once, in the order they are tried
-# (input/output names first: report() and most formats use them).
+# One format per pair of usage field names, the one counting the most extra
+# input (extras absent from a usage object add nothing), in the order they are
+# tried: input/output names first, as report() and most formats use them.
 _SHAPES = sorted(
-    {f.usage_fields + f.extra_input: f for f in FORMATS}.values(),
-    key=lambda f: (f.usage_fields != ("input_tokens", "output_tokens"), -len(f.extra_input)),
+    {f.usage_fields: f for f in sorted(FORMATS, key=lambda f: len(f.extra_input))}.values(),
+    key=lambda f: f.usage_fields != ("input_tokens", "output_tokens"),
 )
 
 
