@@ -19,6 +19,7 @@ it after a break (see :mod:`resilience._stream.resume`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random as _random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from functools import partial
@@ -50,6 +51,7 @@ from resilience._stream.attempt import (
 )
 from resilience._stream.continuations import Continuations
 from resilience._stream.resume import PeekedStream, Resumer
+from resilience._stream.watched import close_stream
 
 __all__ = ["Middleware", "Pipeline"]
 
@@ -166,16 +168,8 @@ class _Classifying:
 
 async def _close(stream: Any) -> None:
     """Release a stream given up before its first chunk (its connection)."""
-    for name in ("aclose", "close"):
-        closer = getattr(stream, name, None)
-        if closer is not None:
-            try:
-                res = closer()
-                if asyncio.iscoroutine(res):
-                    await res
-            except Exception:  # closing what already failed must not hide why
-                pass
-            return
+    with contextlib.suppress(Exception):  # closing what already failed must not hide why
+        await close_stream(stream)
 
 
 class _Chains(NamedTuple):

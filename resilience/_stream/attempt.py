@@ -27,6 +27,7 @@ from resilience._core.errors import ProviderError, ResilienceError
 from resilience._core.events import StreamMalformed, StreamStarted
 from resilience._core.failure import Failure, Kind
 from resilience._core.settle import EndsLater
+from resilience._stream.watched import close_stream
 from resilience._stream.wire import wire_of
 
 __all__ = [
@@ -242,13 +243,7 @@ class AttemptStream(EndsLater):
 
     async def aclose(self) -> None:
         self._end(None)
-        for name in ("aclose", "close"):
-            closer = getattr(self._rest, name, None)
-            if closer is not None:
-                res = closer()
-                if asyncio.iscoroutine(res):
-                    await res
-                return
+        await close_stream(self._rest)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rest, name)

@@ -59,8 +59,9 @@ class WatchedStream:
 
 
 async def close_stream(stream: Any) -> None:
-    """Close an SDK stream, whichever of ``close``/``aclose`` it has."""
-    for name in ("close", "aclose"):
+    """Close a stream, whichever of ``aclose``/``close`` it has (SDK streams
+    have ``close``, async generators and LiteLLM's wrapper ``aclose``)."""
+    for name in ("aclose", "close"):
         closer = getattr(stream, name, None)
         if closer is not None:
             res = closer()
